@@ -1,0 +1,91 @@
+"""Settings for xiaoer, read once in `main()` from the environment and `.env`.
+
+Every field can be set as `XIAOER_<SECTION>__<FIELD>`, e.g. `XIAOER_TELEGRAM__TOKEN` or
+`XIAOER_NLP__WRITER__MODEL`. `.env.example` documents them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nlp.config import NLPConfig
+
+
+class TelegramConfig(BaseModel):
+    token: SecretStr | None = None  # from @BotFather; needed only by `xiaoer run` / `webhook`
+    base_url: str = "https://api.telegram.org/bot"  # a self-hosted Bot API server lifts file limits
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = None  # public https URL for `xiaoer webhook`
+    webhook_secret: SecretStr | None = None  # checked on every webhook call
+    listen: str = "127.0.0.1"
+    port: int = Field(8443, ge=1, le=65535)
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        number, _, secret = v.get_secret_value().partition(":")
+        if not number.isdigit() or len(secret) < 20:
+            raise ValueError("does not look like a BotFather token ('123456:ABC...')")
+        return v
+
+
+class StorageConfig(BaseModel):
+    path: Path = Path("~/.local/share/xiaoer/xiaoer.sqlite3")  # one SQLite file holds everything
+    busy_timeout_ms: int = Field(5000, ge=0)
+
+    @field_validator("path")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+
+class LimitsConfig(BaseModel):
+    max_review_chars: int = Field(2000, ge=10)  # one review
+    max_reviews_per_message: int = Field(50, ge=1)  # pasted at once
+    max_message_chars: int = Field(20000, ge=100)  # one pasted message or console entry
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1024)  # uploaded review exports
+    max_file_rows: int = Field(100_000, ge=1)
+    requests_per_minute: int = Field(20, ge=1)  # per user, model calls
+
+
+class AccessConfig(BaseModel):
+    allowed_user_ids: list[int] = []  # empty: everyone may use the bot
+    admin_user_ids: list[int] = []
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="XIAOER_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    log_level: str = "INFO"
+    telegram: TelegramConfig = TelegramConfig()
+    nlp: NLPConfig = NLPConfig()
+    storage: StorageConfig = StorageConfig()
+    limits: LimitsConfig = LimitsConfig()
+    access: AccessConfig = AccessConfig()
+
+
+class SettingsError(Exception):
+    """The configuration is invalid; the message names each bad setting and its env variable."""
+
+
+def load_settings(env_file: Path | None = Path(".env")) -> Settings:
+    """Read settings; turn pydantic's error into one that names the env variables."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = "__".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"  XIAOER_{loc}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None

