@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from nlp.config import NLPConfig
 
@@ -79,13 +80,29 @@ class SettingsError(Exception):
     """The configuration is invalid; the message names each bad setting and its env variable."""
 
 
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    """`("access", "allowed_user_ids", 1)` -> `XIAOER_ACCESS__ALLOWED_USER_IDS (item 1)`."""
+    model: type[BaseModel] | None = Settings
+    names: list[str] = []
+    for i, part in enumerate(loc):
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            rest = ", ".join(str(p) for p in loc[i:])
+            return f"XIAOER_{'__'.join(names).upper()} (item {rest})"
+        names.append(part)
+        ann = model.model_fields[part].annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return f"XIAOER_{'__'.join(names).upper()}"
+
+
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:
     """Read settings; turn pydantic's error into one that names the env variables."""
     try:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = "__".join(str(p) for p in err["loc"]).upper()
-            lines.append(f"  XIAOER_{loc}: {err['msg']}")
+        lines = [f"  {_env_name(tuple(err['loc']))}: {err['msg']}" for err in exc.errors()]
         raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
+    except PydanticSettingsError as exc:  # a list/dict value that is not JSON, e.g. "1,2"
+        raise SettingsError(
+            f"invalid configuration: {exc}: {exc.__cause__}; lists and dicts are JSON, e.g. "
+            "XIAOER_ACCESS__ALLOWED_USER_IDS='[1, 2]'"
+        ) from None

@@ -1,0 +1,133 @@
+"""Review sentiment: positive / neutral / negative with probabilities, plus the aspects mentioned.
+
+Two modes, picked from the checkpoint itself:
+- ``head``: a sequence-classification model whose ``config.id2label`` names our labels (what
+  `xiaoer train classifier` produces); probabilities are the softmax of its logits;
+- ``prototype``: any encoder (the bundled multilingual-e5-small before training): reviews and
+  a few label descriptions are embedded (mean pooling, "query: " prefix as e5 expects) and
+  the probabilities are a softmax over cosine similarities to each label's mean description.
+  Zero training, honest and better than chance; the trained head replaces it.
+
+Synchronous and pure; batched with dynamic padding (texts sorted by length so each batch pads
+to its own longest review).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from nlp.aspects import detect_aspects
+from nlp.config import ClassifierConfig
+from nlp.loading import LoadedModel
+from nlp.types import LABELS, Label, Sentiment
+
+PREFIX = "query: "
+# Label descriptions for the zero-training mode, written for xiaoer. Several per label so the
+# prototype is a direction in embedding space, not one sentence.
+PROTOTYPES: dict[Label, tuple[str, ...]] = {
+    "positive": (
+        "好评，非常满意，会回购",
+        "质量很好，物流很快，推荐购买",
+        "东西不错，很喜欢，五星好评",
+        "服务态度好，性价比高，满意",
+        "味道很好，下次还来",
+    ),
+    "neutral": (
+        "中评，一般般，还行吧",
+        "东西还可以，没什么特别的",
+        "有好有坏，马马虎虎",
+        "凑合能用，不好不坏",
+    ),
+    "negative": (
+        "差评，非常失望，不会再买",
+        "质量太差，物流很慢，不推荐",
+        "东西坏了，客服态度差，要退货",
+        "垃圾，上当了，浪费钱",
+        "味道难吃，送餐太慢了",
+    ),
+}
+TEMPERATURE = 0.02  # cosine gaps between labels are small (~0.02-0.05): sharpen them
+
+
+class Classifier:
+    def __init__(self, loaded: LoadedModel, cfg: ClassifierConfig) -> None:
+        self.loaded = loaded
+        self.cfg = cfg
+        id2label = getattr(loaded.model.config, "id2label", None) or {}
+        names = [str(id2label.get(i, "")).lower() for i in range(len(id2label))]
+        has_head = hasattr(loaded.model, "score") or hasattr(loaded.model, "classifier")
+        self.mode = "head" if has_head and names and set(names) <= set(LABELS) else "prototype"
+        # column j of the head's logits -> our label (the checkpoint's order may differ)
+        self._head_labels: list[Label] = [
+            next(lab for lab in LABELS if lab == n) for n in names
+        ] if self.mode == "head" else []
+        self._prototypes: torch.Tensor | None = None
+
+    def classify(self, texts: Sequence[str]) -> list[Sentiment]:
+        if not texts:
+            return []
+        probs = self.probabilities(texts)  # (N, 3) in LABELS order
+        out = []
+        for text, row in zip(texts, probs.tolist(), strict=True):
+            p = {lab: float(v) for lab, v in zip(LABELS, row, strict=True)}
+            label = max(LABELS, key=lambda lab: p[lab])
+            out.append(Sentiment(label, p, detect_aspects(text)))
+        return out
+
+    def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
+        """(N, 3) probabilities over LABELS (negative, neutral, positive)."""
+        if self.mode == "head":
+            logits = self._batched(texts, self._logits)
+            probs = torch.zeros(len(texts), len(LABELS))
+            soft = logits.float().softmax(-1)
+            for j, lab in enumerate(self._head_labels):
+                probs[:, LABELS.index(lab)] = soft[:, j]
+            return probs
+        emb = self.embed(texts)  # (N, H)
+        sims = emb @ self.prototypes().T  # (N, 3)
+        return (sims / TEMPERATURE).softmax(-1)
+
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalised mean-pooled embeddings, (N, H) float32."""
+        return self._batched([PREFIX + t for t in texts], self._pooled)
+
+    def prototypes(self) -> torch.Tensor:
+        if self._prototypes is None:
+            rows = [torch.nn.functional.normalize(self.embed(PROTOTYPES[lab]).mean(0), dim=-1) for lab in LABELS]
+            self._prototypes = torch.stack(rows)  # (3, H)
+        return self._prototypes
+
+    # -- batching ---------------------------------------------------------------------------
+
+    def _batched(self, texts: Sequence[str], fn: object) -> torch.Tensor:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        parts: list[torch.Tensor] = []
+        for start in range(0, len(order), self.cfg.batch_size):
+            idx = order[start:start + self.cfg.batch_size]
+            parts.append(fn([texts[i] for i in idx]))  # type: ignore[operator]
+        stacked = torch.cat(parts)
+        out = torch.empty_like(stacked)
+        out[torch.tensor(order)] = stacked
+        return out
+
+    def _encode(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        enc = self.loaded.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.cfg.max_length, return_tensors="pt"
+        )
+        device = self.loaded.input_device
+        return {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+
+    def _pooled(self, texts: list[str]) -> torch.Tensor:
+        enc = self._encode(texts)
+        with torch.inference_mode():
+            hidden = self.loaded.model(**enc).last_hidden_state  # (B, T, H)
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return torch.nn.functional.normalize(pooled.float(), dim=-1).cpu()
+
+    def _logits(self, texts: list[str]) -> torch.Tensor:
+        enc = self._encode(texts)
+        with torch.inference_mode():
+            return self.loaded.model(**enc).logits.float().cpu()  # (B, num_labels)

@@ -1,0 +1,261 @@
+"""The async facade over the synchronous models: one inference worker, a queue, micro-batching.
+
+The bot and the console await `Engine` methods; the models run on a single worker thread so
+the event loop stays free for other chats. Concurrent `classify` calls that arrive within
+`batch_wait_ms` of each other are merged into one forward pass (up to `max_batch` texts).
+Every request has a timeout; a request whose caller gave up is skipped if it has not started,
+and a running generation is stopped at the next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from nlp.config import EngineConfig
+from nlp.errors import Cancelled, EngineBusy, EngineClosed, EngineTimeout, InputError
+from nlp.types import Draft, Sentiment
+
+if TYPE_CHECKING:
+    from nlp.writer import Request
+
+log = logging.getLogger(__name__)
+
+
+class SupportsClassify(Protocol):
+    def classify(self, texts: Sequence[str]) -> list[Sentiment]: ...
+
+
+class SupportsGenerate(Protocol):
+    def generate(self, req: Request, on_text: Callable[[str], None] | None = None,
+                 cancel: threading.Event | None = None) -> list[Draft]: ...
+
+
+@dataclass
+class _Job:
+    kind: str  # "classify" | "generate" | "call"
+    payload: Any
+    future: Future[Any] = field(default_factory=Future)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    on_text: Callable[[str], None] | None = None
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+_STOP = _Job("stop", None)
+
+
+@dataclass
+class EngineStats:
+    batches: int = 0  # classify forward passes
+    classified: int = 0  # texts classified
+    generations: int = 0
+    timeouts: int = 0
+    largest_batch: int = 0
+
+
+class Engine:
+    """Owns the worker thread. Models are built lazily on that thread by the given factories."""
+
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        classifier: Callable[[], SupportsClassify],
+        writer: Callable[[], SupportsGenerate],
+    ) -> None:
+        self.cfg = cfg
+        self._make_classifier = classifier
+        self._make_writer = writer
+        self._classifier: SupportsClassify | None = None
+        self._writer: SupportsGenerate | None = None
+        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=cfg.queue_size)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.stats = EngineStats()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="xiaoer-inference", daemon=True)
+            self._thread.start()
+
+    async def load(self, classifier: bool = True, writer: bool = True) -> None:
+        """Build the models now (on the worker) instead of on first use."""
+        await self._submit(_Job("call", lambda: self._ensure(classifier, writer)), timeout=None)
+
+    async def close(self) -> None:
+        """Cancel what waits, let the running job stop, join the worker."""
+        if self._closed:
+            return
+        self._closed = True
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            job.cancel.set()
+            _fail(job, EngineClosed("the engine was shut down"))
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+    async def __aenter__(self) -> Engine:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def classify(self, texts: Sequence[str]) -> list[Sentiment]:
+        if not texts:
+            return []
+        result: list[Sentiment] = await self._submit(_Job("classify", list(texts)))
+        return result
+
+    async def generate(self, req: Request, on_text: Callable[[str], None] | None = None) -> list[Draft]:
+        """Run a writer request; `on_text` (called on the event loop) receives streamed text."""
+        callback = None
+        if on_text is not None:
+            loop = asyncio.get_running_loop()
+
+            def callback(text: str) -> None:
+                loop.call_soon_threadsafe(on_text, text)
+
+        result: list[Draft] = await self._submit(_Job("generate", req, on_text=callback))
+        return result
+
+    async def stream(self, req: Request) -> AsyncIterator[str]:
+        """Yield the first draft's text as it is generated."""
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+        task = asyncio.ensure_future(self.generate(req, on_text=pieces.put_nowait))
+        task.add_done_callback(lambda _: pieces.put_nowait(None))
+        try:
+            while (piece := await pieces.get()) is not None:
+                yield piece
+            task.result()  # re-raise the generation's error, if any
+        finally:
+            task.cancel()
+
+    async def _submit(self, job: _Job, timeout: float | None | bool = True) -> Any:
+        if self._closed:
+            raise EngineClosed("the engine was shut down")
+        self.start()
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise EngineBusy("模型正忙，请稍后再试 / the model is busy, try again shortly") from None
+        limit = self.cfg.request_timeout_s if timeout is True else timeout
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(job.future), limit or None)
+        except TimeoutError:
+            self.stats.timeouts += 1
+            raise EngineTimeout(
+                f"处理超时（{self.cfg.request_timeout_s:.0f} 秒），请缩短内容或稍后再试"
+            ) from None
+        finally:
+            job.cancel.set()  # done, timed out or cancelled: the worker may drop it
+
+    # -- worker thread ----------------------------------------------------------------------
+
+    def _ensure(self, classifier: bool, writer: bool) -> None:
+        if classifier and self._classifier is None:
+            self._classifier = self._make_classifier()
+        if writer and self._writer is None:
+            self._writer = self._make_writer()
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is _STOP:
+                return
+            if job.cancel.is_set():
+                continue  # its caller already gave up
+            if job.kind == "classify":
+                self._run_batch(self._gather(job))
+            else:
+                self._run_one(job)
+
+    def _gather(self, first: _Job) -> list[_Job]:
+        """Collect classify jobs that arrive within batch_wait_ms, up to max_batch texts."""
+        jobs, size = [first], len(first.payload)
+        deadline = time.perf_counter() + self.cfg.batch_wait_ms / 1000
+        while size < self.cfg.max_batch:
+            try:
+                nxt = self._queue.get(timeout=max(0.0, deadline - time.perf_counter()))
+            except queue.Empty:
+                break
+            if nxt.kind != "classify" or nxt is _STOP:
+                self._requeue_front(nxt)
+                break
+            if not nxt.cancel.is_set():
+                jobs.append(nxt)
+                size += len(nxt.payload)
+        return jobs
+
+    def _requeue_front(self, job: _Job) -> None:
+        # queue.Queue has no push-front; its deque does. Keeps arrival order for other kinds.
+        with self._queue.mutex:
+            self._queue.queue.appendleft(job)
+            self._queue.not_empty.notify()
+
+    def _run_batch(self, jobs: list[_Job]) -> None:
+        texts = [t for j in jobs for t in j.payload]
+        try:
+            self._ensure(classifier=True, writer=False)
+            assert self._classifier is not None
+            results = self._classifier.classify(texts)
+        except BaseException as exc:
+            for j in jobs:
+                _fail(j, exc)
+            return
+        self.stats.batches += 1
+        self.stats.classified += len(texts)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(texts))
+        start = 0
+        for j in jobs:
+            _resolve(j, results[start:start + len(j.payload)])
+            start += len(j.payload)
+
+    def _run_one(self, job: _Job) -> None:
+        try:
+            if job.kind == "call":
+                _resolve(job, job.payload())
+                return
+            self._ensure(classifier=False, writer=True)
+            assert self._writer is not None
+            drafts = self._writer.generate(job.payload, on_text=job.on_text, cancel=job.cancel)
+            self.stats.generations += 1
+            _resolve(job, drafts)
+        except Cancelled:
+            _fail(job, EngineTimeout("cancelled"))
+        except BaseException as exc:
+            _fail(job, exc)
+
+
+def _resolve(job: _Job, value: Any) -> None:
+    with contextlib.suppress(InvalidStateError):  # the caller cancelled it meanwhile
+        job.future.set_result(value)
+
+
+def _fail(job: _Job, exc: BaseException) -> None:
+    if not isinstance(exc, Exception):
+        raise exc  # KeyboardInterrupt / SystemExit are not ours to swallow
+    if not isinstance(exc, (InputError, EngineTimeout)):
+        log.exception("inference job failed", exc_info=exc)
+    with contextlib.suppress(InvalidStateError):
+        job.future.set_exception(exc)

@@ -1,0 +1,263 @@
+"""Text generation: review replies, product copy and strategy notes.
+
+Synchronous and pure: callers (the async Engine) run it on a worker thread. Works with
+chat-template instruct models from the hub and with the bundled base model, which gets a
+few-shot document instead (nlp/prompts.py). Every draft carries the checkers' findings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer, TextStreamer
+
+from nlp import prompts
+from nlp.checks import check_copy, check_reply, detect_language, lint_ad_claims
+from nlp.config import WriterConfig
+from nlp.digest import ReviewDigest
+from nlp.errors import Cancelled, InputError
+from nlp.loading import LoadedModel
+from nlp.types import Draft, DraftKind, Finding, Length, Platform, ProductFacts, Sentiment, ShopProfile, Tone
+
+log = logging.getLogger(__name__)
+
+Prompt = str | list[dict[str, str]]
+OnText = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    review: str
+    sentiment: Sentiment
+    profile: ShopProfile
+    tone: Tone | None = None  # None: the shop's default tone
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class CopyRequest:
+    facts: ProductFacts
+    platform: Platform = "generic"
+    length: Length = "medium"
+    tone: Tone = "warm"
+    n: int = 2
+
+
+@dataclass(frozen=True)
+class StrategyRequest:
+    digest: ReviewDigest
+
+
+Request = ReplyRequest | CopyRequest | StrategyRequest
+
+
+class Writer:
+    def __init__(self, loaded: LoadedModel, cfg: WriterConfig) -> None:
+        self.loaded = loaded
+        self.cfg = cfg
+        tok = loaded.tokenizer
+        self.chat = getattr(tok, "chat_template", None) is not None
+        stop_ids = {tok.eos_token_id}
+        end_of_turn = tok.convert_tokens_to_ids("<end_of_turn>") if "<end_of_turn>" in tok.get_vocab() else None
+        if isinstance(end_of_turn, int):
+            stop_ids.add(end_of_turn)
+        self.stop_ids = sorted(i for i in stop_ids if isinstance(i, int))
+
+    # -- public API -------------------------------------------------------------------------
+
+    def reply(self, req: ReplyRequest, on_text: OnText | None = None,
+              cancel: threading.Event | None = None) -> list[Draft]:
+        return self._run(req, on_text, cancel=cancel)
+
+    def copy(self, req: CopyRequest, on_text: OnText | None = None,
+             cancel: threading.Event | None = None) -> list[Draft]:
+        return self._run(req, on_text, cancel=cancel)
+
+    def strategy(self, req: StrategyRequest, on_text: OnText | None = None,
+                 cancel: threading.Event | None = None) -> Draft:
+        return self._run(req, on_text, cancel=cancel)[0]
+
+    def generate(self, req: Request, on_text: OnText | None = None,
+                 cancel: threading.Event | None = None) -> list[Draft]:
+        """Any request; `on_text` receives the first draft's text as it is produced."""
+        return self._run(req, on_text, cancel=cancel)
+
+    def stream(self, req: Request) -> Iterator[str]:
+        """Yield text pieces of the first draft as they are generated."""
+        tok = self.loaded.tokenizer
+        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)  # type: ignore[arg-type]
+        error: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self._run(req, None, streamer=streamer)
+            except BaseException as exc:  # surfaced in the consuming thread below
+                error.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        yield from _until_stop(streamer)
+        thread.join()
+        if error:
+            raise error[0]
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _run(self, req: Request, on_text: OnText | None, streamer: Any = None,
+             cancel: threading.Event | None = None) -> list[Draft]:
+        prompt, n, kind, params = self._prompt(req)
+        if on_text is not None and streamer is None:
+            streamer = _CallbackStreamer(self.loaded.tokenizer, on_text)
+        start = time.perf_counter()
+        texts, prompt_tokens, new_tokens = self._generate(prompt, n, streamer, cancel)
+        seconds = time.perf_counter() - start
+        drafts = []
+        for text, k in zip(texts, new_tokens, strict=True):
+            drafts.append(Draft(
+                kind=kind, text=text, findings=tuple(self._check(req, text)),
+                model_id=self.loaded.model_id, adapter_id=self.loaded.adapter_id,
+                params=params, prompt_tokens=prompt_tokens, new_tokens=k, seconds=seconds,
+            ))
+        return drafts
+
+    def _prompt(self, req: Request) -> tuple[Prompt, int, DraftKind, dict[str, Any]]:
+        sampling = {
+            "temperature": self.cfg.temperature, "top_p": self.cfg.top_p,
+            "repetition_penalty": self.cfg.repetition_penalty, "max_new_tokens": self.cfg.max_new_tokens,
+        }
+        if isinstance(req, ReplyRequest):
+            if not req.review.strip():
+                raise InputError("评价内容为空 / the review is empty")
+            tone = req.tone or req.profile.tone
+            lang = req.profile.language if req.profile.language != "auto" else detect_language(req.review)
+            s = req.sentiment
+            build = prompts.reply_chat if self.chat else prompts.reply_few_shot
+            p: Prompt = build(req.review, s.label, s.aspects, req.profile, tone, lang)
+            return p, req.n, "reply", {**sampling, "tone": tone, "language": lang, "label": s.label}
+        if isinstance(req, CopyRequest):
+            if not req.facts.name.strip():
+                raise InputError("请提供商品名称 / the product needs a name")
+            build_c = prompts.copy_chat if self.chat else prompts.copy_few_shot
+            p = build_c(req.facts, req.platform, req.length, req.tone)
+            return p, req.n, "copy", {**sampling, "platform": req.platform, "length": req.length,
+                                      "tone": req.tone}
+        summary = req.digest.render()
+        p = prompts.strategy_chat(summary) if self.chat else prompts.strategy_few_shot(summary)
+        return p, 1, "strategy", sampling
+
+    def _check(self, req: Request, text: str) -> list[Finding]:
+        if isinstance(req, ReplyRequest):
+            return check_reply(text, req.review, req.profile)
+        if isinstance(req, CopyRequest):
+            return check_copy(text, req.facts)
+        return lint_ad_claims(text)
+
+    def _encode(self, prompt: Prompt) -> torch.Tensor:
+        tok = self.loaded.tokenizer
+        if isinstance(prompt, list):
+            ids = tok.apply_chat_template(prompt, add_generation_prompt=True, return_tensors="pt",
+                                          return_dict=True)["input_ids"]
+        else:
+            ids = tok(prompt, return_tensors="pt")["input_ids"]
+        if ids.shape[1] > self.cfg.max_prompt_tokens:
+            raise InputError(
+                f"输入太长（{ids.shape[1]} tokens，上限 {self.cfg.max_prompt_tokens}），请缩短后再试"
+            )
+        return ids  # (1, T)
+
+    def _generate(self, prompt: Prompt, n: int, streamer: Any,
+                  cancel: threading.Event | None = None) -> tuple[list[str], int, list[int]]:
+        if not 1 <= n <= 5:
+            raise InputError("variants must be between 1 and 5")
+        tok = self.loaded.tokenizer
+        ids = self._encode(prompt).to(self.loaded.input_device)
+        sample = self.cfg.temperature > 0
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.cfg.max_new_tokens,
+            "do_sample": sample,
+            "repetition_penalty": self.cfg.repetition_penalty,
+            "num_return_sequences": n if sample else 1,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else self.stop_ids[0],
+            "stop_strings": list(prompts.STOP_STRINGS),
+            "tokenizer": tok,
+        }
+        if sample:
+            kwargs |= {"temperature": self.cfg.temperature, "top_p": self.cfg.top_p}
+        if cancel is not None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
+        if streamer is not None and n == 1:
+            kwargs["streamer"] = streamer
+        with torch.inference_mode():
+            out = self.loaded.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        new = out[:, ids.shape[1]:]  # (n, new_tokens)
+        texts, counts = [], []
+        for row in new:
+            kept = [t for t in row.tolist() if t not in self.stop_ids and t != kwargs["pad_token_id"]]
+            counts.append(len(kept))
+            texts.append(clean(tok.decode(kept, skip_special_tokens=True)))
+        if not sample:  # greedy gives one answer; repeat so callers always get n drafts
+            texts, counts = texts * n, counts * n
+        return texts, int(ids.shape[1]), counts
+
+
+def clean(text: str) -> str:
+    """Cut the continuation at the first stop marker and trim whitespace."""
+    for stop in prompts.STOP_STRINGS:
+        text = text.split(stop, 1)[0]
+    return text.strip()
+
+
+def _until_stop(pieces: Iterator[str]) -> Iterator[str]:
+    """Pass text through until a stop marker appears (the rest is the model's next example)."""
+    seen = ""
+    for piece in pieces:
+        seen += piece
+        cut = clean(seen) if any(s in seen for s in prompts.STOP_STRINGS) else None
+        if cut is not None:
+            done = len(seen) - len(piece)
+            if len(cut) > done:
+                yield cut[done:]
+            return
+        yield piece
+
+
+class _CallbackStreamer(TextStreamer):
+    """Hands decoded text to a callback as it is finalised (first sequence only)."""
+
+    def __init__(self, tokenizer: Any, on_text: OnText) -> None:
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self._on_text = on_text
+        self._seen = ""
+        self._stopped = False
+
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        if self._stopped or not text:
+            return
+        self._seen += text
+        if any(s in self._seen for s in prompts.STOP_STRINGS):
+            self._stopped = True
+            before = len(self._seen) - len(text)
+            rest = clean(self._seen)[before:]
+            if rest:
+                self._on_text(rest)
+            return
+        self._on_text(text)
+
+
+class _Cancelled(StoppingCriteria):
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        done = torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+        return done  # type: ignore[return-value]
