@@ -1,8 +1,8 @@
 """The `xiaoer` command line.
 
-  xiaoer chat                       the offline console on the bundled models
-  xiaoer analyze FILE -o OUT.csv    classify a CSV / XLSX / TXT of reviews
-  xiaoer models verify|prefetch     build the bundled models now and report sizes and timings
+xiaoer chat                       the offline console on the bundled models
+xiaoer analyze FILE -o OUT.csv    classify a CSV / XLSX / TXT of reviews
+xiaoer models verify|prefetch     build the bundled models now and report sizes and timings
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ log = logging.getLogger("xiaoer")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xiaoer", description="店小二 xiaoer: reviews, replies and copy for shops")
+    parser = argparse.ArgumentParser(
+        prog="xiaoer", description="店小二 xiaoer: reviews, replies and copy for shops"
+    )
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file (default .env)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("chat", help="offline console: paste reviews, /copy, /settings")
@@ -99,8 +101,10 @@ def _analyze(settings: Settings, path: Path, output: Path) -> int:
     step = max(settings.nlp.classifier.batch_size * 4, 64)
     with tqdm(total=len(todo), unit="review", desc="classifying", file=sys.stderr) as bar:
         for start in range(0, len(todo), step):
-            idx = todo[start:start + step]
-            for i, s in zip(idx, classifier.classify([texts[i][:limits.max_review_chars] for i in idx]), strict=True):
+            idx = todo[start : start + step]
+            for i, s in zip(
+                idx, classifier.classify([texts[i][: limits.max_review_chars] for i in idx]), strict=True
+            ):
                 results[i] = [s.label, *(f"{s.probs[lab]:.4f}" for lab in LABELS), ";".join(s.aspects)]
             bar.update(len(idx))
     extra = ["label", *(f"p_{lab}" for lab in LABELS), "aspects"]
@@ -114,7 +118,10 @@ def _analyze(settings: Settings, path: Path, output: Path) -> int:
             writer.writerow(row + results.get(i, ["", "", "", "", ""]))
     tmp.replace(output)
     skipped = len(texts) - len(todo)
-    print(f"wrote {len(table.rows)} rows to {output}" + (f" ({skipped} empty reviews left unlabelled)" if skipped else ""))
+    print(
+        f"wrote {len(table.rows)} rows to {output}"
+        + (f" ({skipped} empty reviews left unlabelled)" if skipped else "")
+    )
     return 0
 
 
@@ -127,17 +134,24 @@ def _models(settings: Settings, action: str) -> int:
     try:
         for report in (prepare_gemma(cache), prepare_e5(cache)):
             state = "built" if report.built else "cached"
-            print(f"{report.name:<10} {state:<6} {report.bytes / 2**20:8.1f} MiB  {report.seconds:6.1f} s  {report.path}")
+            print(
+                f"{report.name:<10} {state:<6} {report.bytes / 2**20:8.1f} MiB  "
+                f"{report.seconds:6.1f} s  {report.path}"
+            )
         if action == "prefetch":
             return 0
         writer = load_writer(settings.nlp)
         ppl = perplexity(writer.loaded.model, writer.loaded.tokenizer)
-        print(f"writer     loaded in {writer.loaded.seconds:.1f} s, dtype {writer.loaded.dtype}, "
-              f"perplexity of the check sentence {ppl:.1f} (healthy < 200)")
+        print(
+            f"writer     loaded in {writer.loaded.seconds:.1f} s, dtype {writer.loaded.dtype}, "
+            f"perplexity of the check sentence {ppl:.1f} (healthy < 200)"
+        )
         classifier = load_classifier(settings.nlp)
         probe = classifier.classify(["质量很好，物流很快，非常满意", "太差了，用了一天就坏了，退货"])
-        print(f"classifier loaded in {classifier.loaded.seconds:.1f} s, mode {classifier.mode}, "
-              f"probe: {[s.label for s in probe]} (expect ['positive', 'negative'])")
+        print(
+            f"classifier loaded in {classifier.loaded.seconds:.1f} s, mode {classifier.mode}, "
+            f"probe: {[s.label for s in probe]} (expect ['positive', 'negative'])"
+        )
         ok = ppl < 200 and [s.label for s in probe] == ["positive", "negative"]
     except ModelLoadError as exc:
         print(f"model check failed: {exc}", file=sys.stderr)

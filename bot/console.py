@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from typing import TextIO, TypeVar
 
 from bot.services import AnalysedReview, Services, StoredDraft
-from bot.store import InvalidValue, NotFound, StoreError
+from bot.store import FeedbackAction, InvalidValue, NotFound, StoreError
 from nlp.errors import EngineError, InputError, ModelLoadError
 from nlp.types import ASPECTS, LENGTHS, PLATFORMS, TONES, Draft, Length, Platform, ProductFacts, Tone
 
@@ -126,7 +126,9 @@ class Console:
             raise InputError(f"没有第 {number} 条评价（最近一批共 {len(self.batch)} 条）")
         review = self.batch[number - 1]
         self.say(f"💬 回复 [{number}]：", end="")
-        drafts = await self.services.suggest_reply(self.merchant_id, review, tone, on_text=lambda t: self.say(t, end=""))
+        drafts = await self.services.suggest_reply(
+            self.merchant_id, review, tone, on_text=lambda t: self.say(t, end="")
+        )
         self.say()
         self.last = drafts[0]
         self.show_findings(drafts[0].draft)
@@ -179,7 +181,7 @@ class Console:
                 raise InputError("用法：/edit 修改后的回复")
             await self.services.feedback(self.merchant_id, self.last.generation_id, "edited", arg)
         else:
-            action = "accepted" if cmd == "/accept" else "rejected"
+            action: FeedbackAction = "accepted" if cmd == "/accept" else "rejected"
             await self.services.feedback(self.merchant_id, self.last.generation_id, action)
         self.say("✅ 已记录，可用于训练。")
 
@@ -227,7 +229,8 @@ class Console:
         p = await store.get_profile(self.merchant_id)
         self.say(
             f"店铺：{p.name}\n类目：{p.category or '—'}\n语气：{p.tone}\n落款：{p.signature or '—'}\n"
-            f"售后政策：{p.policy}\n回复语言：{p.language}\n（修改：/settings 字段 值，字段：{', '.join(PROFILE_FIELDS)}）"
+            f"售后政策：{p.policy}\n回复语言：{p.language}\n"
+            f"（修改：/settings 字段 值，字段：{', '.join(PROFILE_FIELDS)}）"
         )
 
 
@@ -237,7 +240,11 @@ def _short(text: str, n: int = 40) -> str:
 
 
 def _split(text: str) -> list[str]:
-    return [p.strip() for p in text.replace("；", ";").replace("，", ",").replace(",", ";").split(";") if p.strip()]
+    return [
+        p.strip()
+        for p in text.replace("；", ";").replace("，", ",").replace(",", ";").split(";")
+        if p.strip()
+    ]
 
 
 def _kv(item: str) -> tuple[str, str]:

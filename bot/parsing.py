@@ -19,8 +19,22 @@ from pathlib import Path
 # when it is not a minus sign ("-5度").
 _NUMBERING = re.compile(r"^\s*(?:[(（]?\d{1,3}(?:[)）、]|[.:：](?!\d))|[①-⑳]|-(?!\d)|[*•·])\s*")
 TEXT_COLUMNS = (
-    "text", "review", "reviews", "content", "comment", "comments", "评论", "评价", "评价内容",
-    "评论内容", "内容", "买家评价", "用户评价", "评语", "追评", "文本",
+    "text",
+    "review",
+    "reviews",
+    "content",
+    "comment",
+    "comments",
+    "评论",
+    "评价",
+    "评价内容",
+    "评论内容",
+    "内容",
+    "买家评价",
+    "用户评价",
+    "评语",
+    "追评",
+    "文本",
 )
 
 
@@ -49,6 +63,11 @@ class Table:
 
 
 def decode(data: bytes) -> tuple[str, str]:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise ParseError("UTF-16 文件已损坏 / damaged UTF-16 file") from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding), encoding
@@ -96,8 +115,9 @@ def find_text_column(columns: list[str]) -> int:
 
 
 def _read_csv(text: str) -> tuple[list[str], list[list[str]]]:
-    sample = text[:4096]
-    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    # Sniff on the header line: review texts often hold commas (a TSV) or tabs (a quoted CSV).
+    header_line = text.split("\n", 1)[0]
+    delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         header = next(reader, None)

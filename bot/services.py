@@ -69,11 +69,17 @@ class Services:
         return texts
 
     async def suggest_reply(
-        self, merchant_id: int, review: AnalysedReview, tone: Tone | None = None, n: int = 1,
+        self,
+        merchant_id: int,
+        review: AnalysedReview,
+        tone: Tone | None = None,
+        n: int = 1,
         on_text: Callable[[str], None] | None = None,
     ) -> list[StoredDraft]:
         profile = await self.store.get_profile(merchant_id)
-        drafts = await self.engine.generate(ReplyRequest(review.text, review.sentiment, profile, tone, n), on_text)
+        drafts = await self.engine.generate(
+            ReplyRequest(review.text, review.sentiment, profile, tone, n), on_text
+        )
         await self.store.count_usage(merchant_id, "replies", len(drafts))
         return [
             StoredDraft(await self.store.add_generation(merchant_id, d, review.text, review.review_id), d)
@@ -81,8 +87,13 @@ class Services:
         ]
 
     async def write_copy(
-        self, merchant_id: int, facts: ProductFacts, platform: Platform = "generic",
-        length: Length = "medium", tone: Tone = "warm", n: int = 2,
+        self,
+        merchant_id: int,
+        facts: ProductFacts,
+        platform: Platform = "generic",
+        length: Length = "medium",
+        tone: Tone = "warm",
+        n: int = 2,
     ) -> list[StoredDraft]:
         if not facts.name.strip():
             raise InputError("请先告诉我商品名称。 / Give the product a name first.")
@@ -90,19 +101,22 @@ class Services:
             raise InputError("商品信息太长，请精简。 / Product facts are too long.")
         drafts = await self.engine.generate(CopyRequest(facts, platform, length, tone, n))
         await self.store.count_usage(merchant_id, "copies", len(drafts))
-        return [StoredDraft(await self.store.add_generation(merchant_id, d, facts.fact_text()), d) for d in drafts]
+        return [
+            StoredDraft(await self.store.add_generation(merchant_id, d, facts.fact_text()), d) for d in drafts
+        ]
 
     async def strategy(self, merchant_id: int, limit: int = 500) -> tuple[ReviewDigest, StoredDraft]:
         reviews = await self.store.recent_reviews(merchant_id, limit=limit)
         if not reviews:
             raise InputError("还没有分析过的评价：先粘贴或上传一些评价。 / Analyse some reviews first.")
-        summary = digest([
-            (r.text, Sentiment(r.label, r.sentiment.probs, r.sentiment.aspects)) for r in reviews
-        ])
+        summary = digest(
+            [(r.text, Sentiment(r.label, r.sentiment.probs, r.sentiment.aspects)) for r in reviews]
+        )
         draft = (await self.engine.generate(StrategyRequest(summary)))[0]
         gid = await self.store.add_generation(merchant_id, draft, summary.render())
         return summary, StoredDraft(gid, draft)
 
-    async def feedback(self, merchant_id: int, generation_id: int, action: FeedbackAction,
-                       edited_text: str | None = None) -> None:
+    async def feedback(
+        self, merchant_id: int, generation_id: int, action: FeedbackAction, edited_text: str | None = None
+    ) -> None:
         await self.store.add_feedback(merchant_id, generation_id, action, edited_text)

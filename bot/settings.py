@@ -36,7 +36,8 @@ class TelegramConfig(BaseModel):
 
 
 class StorageConfig(BaseModel):
-    path: Path = Path("~/.local/share/xiaoer/xiaoer.sqlite3")  # one SQLite file holds everything
+    # one SQLite file holds everything; validate_default so that the default "~" is expanded too
+    path: Path = Field(Path("~/.local/share/xiaoer/xiaoer.sqlite3"), validate_default=True)
     busy_timeout_ms: int = Field(5000, ge=0)
 
     @field_validator("path")

@@ -77,10 +77,10 @@ def prepare_gemma(cache_dir: Path) -> PrepareReport:
         str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
     )
     # save_pretrained refuses a GGUF-loaded model: rebuild a plain one from its config.
-    config = AutoConfig.for_model(**{
-        k: v for k, v in quantized.config.to_dict().items() if k != "quantization_config"
-    })
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    config = AutoConfig.for_model(
+        **{k: v for k, v in quantized.config.to_dict().items() if k != "quantization_config"}
+    )
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call]
     missing, unexpected = plain.load_state_dict(quantized.state_dict(), strict=False)
     if [k for k in missing if "lm_head" not in k] or unexpected:
         raise ModelLoadError(f"GGUF conversion mismatch: missing={missing} unexpected={unexpected}")

@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from nlp.aspects import detect_aspects
 from nlp.types import Finding, Language, ProductFacts, Severity, ShopProfile
@@ -77,9 +78,12 @@ class _Span:
     priority: int  # lower wins a tie between equally long overlapping spans
 
 
-def _longest_first[S: _Span](spans: Iterable[S]) -> list[S]:
+_S = TypeVar("_S", bound=_Span)
+
+
+def _longest_first(spans: Iterable[_S]) -> list[_S]:
     """Drop spans that overlap a longer (or equally long, higher-priority) one; keep text order."""
-    kept: list[S] = []
+    kept: list[_S] = []
     for span in sorted(spans, key=lambda s: (s.start - s.end, s.priority, s.start)):
         if all(span.end <= k.start or span.start >= k.end for k in kept):
             kept.append(span)
@@ -106,7 +110,7 @@ def _script_counts(text: str) -> tuple[int, int]:
 
 
 def detect_language(text: str) -> Language:
-    """"zh" when CJK characters make up at least a fifth of the letters, else "en".
+    """ "zh" when CJK characters make up at least a fifth of the letters, else "en".
 
     Text without any letters (emoji, digits, punctuation) counts as Chinese, the shops' default.
     """
@@ -140,7 +144,9 @@ def _ad(pattern: str, code: str, severity: Severity, template: str, advice: str)
 
 _FORBIDDEN = "forbidden_claim"
 _MEDICAL = "medical_claim"
-_RANKING_CONTEXT = r"销量|全国|全网|全球|世界|行业|排名|同类|国内|亚洲|天下|业界|品类|榜单|人气|口碑|全省|全市|类目|中国"
+_RANKING_CONTEXT = (
+    r"销量|全国|全网|全球|世界|行业|排名|同类|国内|亚洲|天下|业界|品类|榜单|人气|口碑|全省|全市|类目|中国"
+)
 # "第一次", "第一步", "第一，…" and the like are harmless ordinals.
 _ORDINAL_FOLLOWERS = (
     r"次|步|天|时间|眼|印象|章|节|条|批|层|代|季|期|阶段|口|手|反应|感觉|道|遍|回|周|年|个|件|款|单|波|轮|部|集"
@@ -149,7 +155,8 @@ _ORDINAL_FOLLOWERS = (
 # What may follow "100%" without it being an absolute claim: a fibre or ingredient composition.
 _COMPOSITION = (
     r"(?:纯)?(?:棉|羊毛|羊绒|蚕丝|桑蚕丝|真丝|亚麻|涤纶|聚酯纤维|锦纶|氨纶|莫代尔|天丝|粘纤|腈纶"
-    r"|原汁|果汁|鲜榨|生牛乳|牛乳|可可|阿拉比卡)"
+    r"|原汁|果汁|鲜榨|生牛乳|牛乳|可可|阿拉比卡"
+    r"|cotton|wool|silk|linen|cashmere|merino|polyester|nylon)"
 )
 
 _AD_RULES: tuple[_AdRule, ...] = (
@@ -168,7 +175,13 @@ _AD_RULES: tuple[_AdRule, ...] = (
         _ABSOLUTE_MSG,
         "删除排名表述，或注明权威来源和统计时间",
     ),
-    _ad(r"唯一(?!的?(?:缺点|不足|遗憾|问题|毛病))", _FORBIDDEN, "error", _ABSOLUTE_MSG, "删除，或改为具体、可证明的描述"),
+    _ad(
+        r"唯一(?!的?(?:缺点|不足|遗憾|问题|毛病))",
+        _FORBIDDEN,
+        "error",
+        _ABSOLUTE_MSG,
+        "删除，或改为具体、可证明的描述",
+    ),
     _ad(r"国家级|世界级|全球级|宇宙级", _FORBIDDEN, "error", _ABSOLUTE_MSG, "删除，或附上官方认定文件"),
     _ad(
         r"顶级|顶尖|极品|至尊|王牌|巅峰|终极|极致|无敌|完美无缺|史无前例|前无古人|空前绝后|独一无二|绝无仅有"
@@ -178,7 +191,9 @@ _AD_RULES: tuple[_AdRule, ...] = (
         _ABSOLUTE_MSG,
         "改为“优质”“出色”等客观描述，或用具体数据说明",
     ),
-    _ad(r"绝对(?!值|温度|湿度|零度|音感)", _FORBIDDEN, "error", _ABSOLUTE_MSG, "改为“非常”，或用具体数据说明"),
+    _ad(
+        r"绝对(?!值|温度|湿度|零度|音感)", _FORBIDDEN, "error", _ABSOLUTE_MSG, "改为“非常”，或用具体数据说明"
+    ),
     _ad(
         r"万能(?!胶|表|轮|充|钥匙|贴|扳手|插座|插头|夹)",
         _FORBIDDEN,
@@ -188,9 +203,9 @@ _AD_RULES: tuple[_AdRule, ...] = (
     ),
     _ad(r"首选", _FORBIDDEN, "error", _ABSOLUTE_MSG, "改为“推荐”"),
     _ad(r"零风险|无风险", _FORBIDDEN, "error", _SOFT_MSG, "删除"),
-    _ad(r"保证有效|包好|无效(?:全额)?退款|无效包退", _FORBIDDEN, "error", _SOFT_MSG, "删除对效果的保证"),
+    _ad(r"保证有效|无效(?:全额)?退款|无效包退", _FORBIDDEN, "error", _SOFT_MSG, "删除对效果的保证"),
     _ad(
-        r"(?:全球|全国|全网)?首发|独家|首家|首个|首款|首创|全网",
+        r"(?:全球|全国|全网)?首发|独家|首家|首个|首款|首创|全网(?!通)",
         _FORBIDDEN,
         "warning",
         _SOFT_MSG,
@@ -204,7 +219,13 @@ _AD_RULES: tuple[_AdRule, ...] = (
         "改为具体的检测数据，或删除",
     ),
     _ad(r"永久|终身(?:保修|质保|有效|使用)", _FORBIDDEN, "warning", _SOFT_MSG, "改为具体年限"),
-    _ad(r"纯天然(?:无添加)?|(?:无|零|0)添加", _FORBIDDEN, "warning", _SOFT_MSG, "确认有配料表或检测依据，否则删除"),
+    _ad(
+        r"纯天然(?:无添加)?|(?:无|零|0)添加",
+        _FORBIDDEN,
+        "warning",
+        _SOFT_MSG,
+        "确认有配料表或检测依据，否则删除",
+    ),
     _ad(
         r"(?<![a-z])(?:the best|world'?s best|best[- ]?sell(?:ing|er)|guaranteed)(?![a-z])",
         _FORBIDDEN,
@@ -220,10 +241,10 @@ _AD_RULES: tuple[_AdRule, ...] = (
         "删除对效果的保证",
     ),
     _ad(
-        r"治疗|治愈|根治|疗效|疗程|药用|药效|医治|防癌|抗癌|抗肿瘤|消炎|抗炎|杀菌率|除菌率"
-        r"|(?:杀菌|除菌|抑菌|灭菌|抗菌)\s*(?:率)?\s*(?:达|高达)?\s*\d+(?:\.\d+)?\s*%|\d+(?:\.\d+)?\s*%\s*(?:杀菌|除菌|抑菌|抗菌)"
+        r"(?:杀菌|除菌|抑菌|灭菌|抗菌)\s*(?:率)?\s*(?:达|高达)?\s*\d+(?:\.\d+)?\s*%|\d+(?:\.\d+)?\s*%\s*(?:杀菌|除菌|抑菌|抗菌)"
+        r"|治疗|治愈|根治|疗效|疗程|药用|药效|医治|防癌|抗癌|抗肿瘤|消炎|抗炎|杀菌率|除菌率"
         r"|减肥|燃脂|降血压|降血糖|降血脂|降三高|降压|降糖|包治|百病|丰胸|壮阳|排毒"
-        r"|(?:提高|增强|提升)免疫力|特效|奇效|神效|速效|立竿见影|药到病除|预防(?:疾病|感冒|癌症)",
+        r"|(?:提高|增强|提升)免疫力|特效药|奇效|神效|速效|立竿见影|药到病除|预防(?:疾病|感冒|癌症)",
         _MEDICAL,
         "error",
         _MEDICAL_MSG,
@@ -231,7 +252,7 @@ _AD_RULES: tuple[_AdRule, ...] = (
     ),
     _ad(r"(?:无|零|没有任何|无任何|无毒)副作用", _MEDICAL, "error", _MEDICAL_MSG, "删除安全性断言"),
     _ad(
-        r"杀菌|除菌|抑菌|抗菌|消毒|瘦身|助眠|安神|祛湿|补肾|活血|美白|祛斑",
+        r"杀菌|除菌|抑菌|抗菌|消毒(?!柜|碗柜)|瘦身|助眠|安神|祛湿|补肾|活血|美白|祛斑",
         _MEDICAL,
         "warning",
         _MEDICAL_MSG,
@@ -265,18 +286,18 @@ _ZUI_CLAIM = re.compile("最(?:" + "|".join(sorted(_ZUI_WORDS, key=len, reverse=
 _ZUI_ALTERNATIVES = {
     "最好": "很好",
     "最佳": "优质",
-    "最低价": "实惠价（或写明具体价格）",
+    "最低价": "实惠价",
     "最优": "优质",
     "最先进": "先进",
     "最高级": "高级",
     "最强": "强劲",
-    "最大": "较大（或写明具体数值）",
-    "最高": "较高（或写明具体数值）",
-    "最低": "较低（或写明具体数值）",
+    "最大": "较大",
+    "最高": "较高",
+    "最低": "较低",
     "最便宜": "实惠",
     "最全": "齐全",
-    "最新": "新款（或写明上市时间）",
-    "最新款": "新款（或写明上市时间）",
+    "最新": "新款",
+    "最新款": "新款",
     "最爱": "喜爱",
 }
 _ZUI_SOFT = frozenset({"最新", "最新款", "最爱"})
@@ -333,58 +354,71 @@ def _unique(findings: Iterable[Finding]) -> list[Finding]:
 # ---------------------------------------------------------------------------------------------
 
 _MONTH = 30 * 86400.0
-# unit -> readings (dimension, factor to the dimension's base unit).  Several readings = ambiguous
-# ("块": 50块 is a price, 3块 soap is a count); a claim is supported if any reading is.
-_UNITS: dict[str, tuple[tuple[str, float], ...]] = {
-    # volume, ml
-    "ml": (("volume", 1.0),), "毫升": (("volume", 1.0),), "l": (("volume", 1000.0),),
-    "升": (("volume", 1000.0),), "公升": (("volume", 1000.0),),
-    # mass, g ("g" is also read as GB: "128G")
-    "mg": (("mass", 0.001),), "毫克": (("mass", 0.001),), "g": (("mass", 1.0), ("data", 1024.0)),
-    "克": (("mass", 1.0),), "kg": (("mass", 1000.0),), "千克": (("mass", 1000.0),),
-    "公斤": (("mass", 1000.0),), "斤": (("mass", 500.0),), "lb": (("mass", 453.592),),
-    "lbs": (("mass", 453.592),), "oz": (("mass", 28.3495),),
-    # length, mm
-    "mm": (("length", 1.0),), "毫米": (("length", 1.0),), "cm": (("length", 10.0),),
-    "厘米": (("length", 10.0),), "公分": (("length", 10.0),), "m": (("length", 1000.0),),
-    "米": (("length", 1000.0),), "km": (("length", 1e6),), "千米": (("length", 1e6),),
-    "公里": (("length", 1e6),), "英寸": (("length", 25.4),), "寸": (("length", 25.4),),
-    "inch": (("length", 25.4),), "inches": (("length", 25.4),),
-    # area, m²
-    "m2": (("area", 1.0),), "平方米": (("area", 1.0),), "平米": (("area", 1.0),), "平方": (("area", 1.0),),
-    # time, seconds (a month is 30 days, a year 12 months, so 两年 = 24个月)
-    "秒": (("time", 1.0),), "秒钟": (("time", 1.0),), "s": (("time", 1.0),), "sec": (("time", 1.0),),
-    "分钟": (("time", 60.0),), "min": (("time", 60.0),), "mins": (("time", 60.0),),
-    "小时": (("time", 3600.0),), "个小时": (("time", 3600.0),), "h": (("time", 3600.0),),
-    "hr": (("time", 3600.0),), "hrs": (("time", 3600.0),), "hour": (("time", 3600.0),),
-    "hours": (("time", 3600.0),), "天": (("time", 86400.0),), "日": (("time", 86400.0),),
-    "day": (("time", 86400.0),), "days": (("time", 86400.0),), "周": (("time", 7 * 86400.0),),
-    "星期": (("time", 7 * 86400.0),), "个星期": (("time", 7 * 86400.0),),
-    "week": (("time", 7 * 86400.0),), "weeks": (("time", 7 * 86400.0),), "个月": (("time", _MONTH),),
-    "month": (("time", _MONTH),), "months": (("time", _MONTH),), "年": (("time", 12 * _MONTH),),
-    "year": (("time", 12 * _MONTH),), "years": (("time", 12 * _MONTH),),
-    # electrical and the like
-    "w": (("power", 1.0),), "瓦": (("power", 1.0),), "kw": (("power", 1000.0),), "千瓦": (("power", 1000.0),),
-    "mah": (("charge", 1.0),), "毫安": (("charge", 1.0),), "毫安时": (("charge", 1.0),),
-    "wh": (("energy", 1.0),), "v": (("voltage", 1.0),), "伏": (("voltage", 1.0),), "a": (("current", 1.0),),
-    "kb": (("data", 1 / 1024),), "mb": (("data", 1.0),), "gb": (("data", 1024.0),), "tb": (("data", 1024.0**2),),
-    "hz": (("frequency", 1.0),), "赫兹": (("frequency", 1.0),), "khz": (("frequency", 1e3),),
-    "mhz": (("frequency", 1e6),), "ghz": (("frequency", 1e9),),
-    "°c": (("degree", 1.0),), "°": (("degree", 1.0),), "度": (("degree", 1.0),),
-    "%": (("percent", 1.0),),
-    # money and discounts
-    "元": (("cny", 1.0),), "块钱": (("cny", 1.0),), "rmb": (("cny", 1.0),), "yuan": (("cny", 1.0),),
-    "块": (("cny", 1.0), ("count", 1.0)), "折": (("discount", 1.0),),
-    # counts: compared by value only, whatever the measure word
-    **{
-        unit: (("count", 1.0),)
-        for unit in (
-            "件", "个", "只", "支", "片", "包", "袋", "瓶", "盒", "罐", "双", "套", "粒", "颗", "条", "张", "根",
-            "层", "档", "挡", "色", "种", "款", "份", "人份", "杯", "人", "匹", "核", "倍", "次", "代", "级",
-            "码", "号", "岁", "段", "卷", "组", "台", "枚", "对", "pcs", "pc", "pieces",
-        )
-    },
-}  # fmt: skip
+# (dimension, factor to the dimension's base unit, units).  A unit listed twice is ambiguous
+# ("块": 50块 is a price, 3块香皂 a count; "g": 5g is grams, 128G is storage); a claim is
+# supported when any of its readings is.  Counts compare by value whatever the measure word.
+_UNIT_GROUPS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
+    ("volume", 1.0, ("ml", "毫升")),
+    ("volume", 1000.0, ("l", "升", "公升")),
+    ("mass", 0.001, ("mg", "毫克")),
+    ("mass", 1.0, ("g", "克")),
+    ("mass", 1000.0, ("kg", "千克", "公斤")),
+    ("mass", 500.0, ("斤",)),
+    ("mass", 453.592, ("lb", "lbs")),
+    ("mass", 28.3495, ("oz",)),
+    ("length", 1.0, ("mm", "毫米")),
+    ("length", 10.0, ("cm", "厘米", "公分")),
+    ("length", 1000.0, ("m", "米")),
+    ("length", 1e6, ("km", "千米", "公里")),
+    ("length", 25.4, ("英寸", "寸", "inch", "inches")),
+    ("area", 1.0, ("m2", "平方米", "平米", "平方")),
+    # time in seconds; a month is 30 days and a year 12 months, so 两年 = 24个月
+    ("time", 1.0, ("秒", "秒钟", "s", "sec")),
+    ("time", 60.0, ("分钟", "min", "mins")),
+    ("time", 3600.0, ("小时", "个小时", "h", "hr", "hrs", "hour", "hours")),
+    ("time", 86400.0, ("天", "日", "day", "days")),
+    ("time", 7 * 86400.0, ("周", "星期", "个星期", "week", "weeks")),
+    ("time", _MONTH, ("个月", "month", "months")),
+    ("time", 12 * _MONTH, ("年", "year", "years")),
+    ("power", 1.0, ("w", "瓦")),
+    ("power", 1000.0, ("kw", "千瓦")),
+    ("charge", 1.0, ("mah", "毫安", "毫安时")),
+    ("energy", 1.0, ("wh",)),
+    ("voltage", 1.0, ("v", "伏")),
+    ("current", 1.0, ("a",)),
+    ("data", 1 / 1024, ("kb",)),
+    ("data", 1.0, ("mb",)),
+    ("data", 1024.0, ("gb", "g")),
+    ("data", 1024.0**2, ("tb",)),
+    ("frequency", 1.0, ("hz", "赫兹")),
+    ("frequency", 1e3, ("khz",)),
+    ("frequency", 1e6, ("mhz",)),
+    ("frequency", 1e9, ("ghz",)),
+    ("degree", 1.0, ("°c", "°", "度")),
+    ("percent", 1.0, ("%",)),
+    ("cny", 1.0, ("元", "块钱", "rmb", "yuan", "块")),
+    ("discount", 1.0, ("折",)),
+    (
+        "count",
+        1.0,
+        tuple("件个只支片包袋瓶盒罐双套粒颗条张根层档挡色种款份杯人匹核倍次代级码号岁段卷组台枚对块"),
+    ),
+    ("count", 1.0, ("人份", "pcs", "pc", "pieces")),
+)
+
+
+def _unit_table(
+    groups: Iterable[tuple[str, float, tuple[str, ...]]],
+) -> dict[str, tuple[tuple[str, float], ...]]:
+    """unit -> every (dimension, factor) reading it has."""
+    table: dict[str, tuple[tuple[str, float], ...]] = {}
+    for dim, factor, names in groups:
+        for name in names:
+            table[name] = (*table.get(name, ()), (dim, factor))
+    return table
+
+
+_UNITS = _unit_table(_UNIT_GROUPS)
 
 _ARABIC = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿"
@@ -404,7 +438,7 @@ _PRICE_WORD = re.compile(
     rf"(?P<num>{_ARABIC})(?![\d.]|\s*(?:元|块|rmb|万|%))"
 )
 _MULTIPLIERS = {"万": 1e4, "千": 1e3, "百": 1e2, "亿": 1e8, "w": 1e4, "k": 1e3}
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
 _CN_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
 # A bare Chinese "一" + unit is usually idiom ("一年四季", "一个人"), so copy only counts it as a
@@ -497,7 +531,9 @@ def _quantity_matches(text: str, *, strict_one: bool) -> Iterator[_QuantityMatch
     for m in _PERCENT_WORDS.finditer(text):
         number = _parse_number(m.group("num"))
         if number is not None:
-            yield _QuantityMatch(m.start(), m.end(), (_Quantity(number.raw, (("percent", _key(number.raw)),)),))
+            yield _QuantityMatch(
+                m.start(), m.end(), (_Quantity(number.raw, (("percent", _key(number.raw)),)),)
+            )
     for m in _CURRENCY_SIGN.finditer(text):
         value = float(m.group("num").replace(",", ""))
         dim = "usd" if m.group("sign") == "$" else "cny"
@@ -517,7 +553,8 @@ _COUNTRIES: dict[str, tuple[str, ...]] = {
     "韩国": ("korea", "韩系"), "瑞士": ("switzerland", "swiss"), "瑞典": ("sweden",), "丹麦": ("denmark",),
     "挪威": ("norway",), "芬兰": ("finland",), "荷兰": ("netherlands", "holland"), "比利时": ("belgium",),
     "西班牙": ("spain",), "葡萄牙": ("portugal",), "奥地利": ("austria",), "澳大利亚": ("australia", "澳洲"),
-    "澳洲": ("australia", "澳大利亚"), "新西兰": ("new zealand",), "加拿大": ("canada",), "泰国": ("thailand",),
+    "澳洲": ("australia", "澳大利亚"), "新西兰": ("new zealand",), "加拿大": ("canada",),
+    "泰国": ("thailand",),
     "越南": ("vietnam",), "马来西亚": ("malaysia",), "印尼": ("indonesia", "印度尼西亚"),
     "新加坡": ("singapore",), "智利": ("chile",), "阿根廷": ("argentina",), "巴西": ("brazil",),
     "俄罗斯": ("russia",), "以色列": ("israel",), "土耳其": ("turkey",), "墨西哥": ("mexico",),
@@ -525,12 +562,11 @@ _COUNTRIES: dict[str, tuple[str, ...]] = {
     "欧洲": ("europe", "欧盟"), "北欧": ("nordic",), "中国": ("china",),
 }  # fmt: skip
 _ENGLISH_COUNTRIES = {alias: cn for cn, aliases in _COUNTRIES.items() for alias in aliases if alias.isascii()}
-_FOREIGN = tuple(
-    name for cn, aliases in _COUNTRIES.items() if cn != "中国" for name in (cn, *aliases) if name not in ("china",)
-)
+_FOREIGN = tuple(name for cn, aliases in _COUNTRIES.items() if cn != "中国" for name in (cn, *aliases))
 _REGIONS = (
-    "新疆", "西藏", "云南", "宁夏", "内蒙古", "东北", "五常", "赣南", "烟台", "阳澄湖", "西湖", "武夷山", "安溪",
-    "普洱", "景德镇", "长白山", "青海", "贵州", "四川", "山东", "福建", "浙江", "广东", "海南", "台湾", "香港",
+    "新疆", "西藏", "云南", "宁夏", "内蒙古", "东北", "五常", "赣南", "烟台", "阳澄湖", "西湖", "武夷山",
+    "安溪", "普洱", "景德镇", "长白山", "青海", "贵州", "四川", "山东", "福建", "浙江", "广东", "海南",
+    "台湾", "香港",
 )  # fmt: skip
 _COUNTRY_RE = "|".join(sorted(_COUNTRIES, key=len, reverse=True))
 _PLACE_RE = "|".join(sorted((*_COUNTRIES, *_REGIONS), key=len, reverse=True))
@@ -551,7 +587,8 @@ def _term(label: str, pattern: str, *needles: str, match_is_needle: bool = True)
 _LATIN_CODES = r"fcc|rohs|ul|fda|sgs|gmp|haccp|cqc|cma|cnas|etl|kc|pse|ukca|bsci|oeko-?tex|gots|ce"
 
 _TERM_RULES: tuple[_TermRule, ...] = (
-    # Idioms whose numerals are not claims ("五颜六色" is not "6 colours").
+    # Idioms whose numerals are not claims ("五颜六色" is not "6 colours"): an empty label marks
+    # a span that is never reported.
     _term(
         "",
         r"五颜六色|一年四季|三天两头|一日三餐|一天到晚|一年到头|四面八方|七上八下|十全十美|三番五次|一模一样"
@@ -562,8 +599,10 @@ _TERM_RULES: tuple[_TermRule, ...] = (
     _term("材质", r"(?:新疆)?(?:长绒|精梳|有机)棉|新疆棉"),
     _term("材质", r"真皮", "牛皮", "羊皮", "猪皮", "头层", "二层皮"),
     _term("材质", r"头层(?:牛)?皮|小?(?:牛|羊|羊羔|猪|鳄鱼|鸵鸟)皮|pu皮|人造革|超纤皮"),
-    _term("材质", r"(?:sus)?(?:304|316l?|201|430)\s*(?:不锈钢)?(?=不锈钢|钢)|(?:sus)?(?:304|316l?|201)不锈钢"),
-    _term("材质", r"不锈钢|食品级|医用级|母婴级|食品接触级|航空铝|铝合金|钛合金|纯钛|碳纤维|纯铜|黄铜|铸铁|珐琅"),
+    _term("材质", r"(?:sus)?(?:304|316l?|201|430)\s*(?:不锈钢|钢)|sus\s*(?:304|316l?|201|430)"),
+    _term(
+        "材质", r"不锈钢|食品级|医用级|母婴级|食品接触级|航空铝|铝合金|钛合金|纯钛|碳纤维|纯铜|黄铜|铸铁|珐琅"
+    ),
     _term("材质", r"(?:纯|山)?羊绒|(?:纯|美利奴)?羊毛|澳毛"),
     _term("材质", r"真丝", "蚕丝"),
     _term("材质", r"(?:桑|柞)?蚕丝|亚麻|苎麻|莫代尔|天丝|竹纤维|冰丝|雪纺|涤纶|聚酯纤维|锦纶|氨纶"),
@@ -587,16 +626,34 @@ _TERM_RULES: tuple[_TermRule, ...] = (
     _term("认证", r"获奖|金奖|银奖|大奖|奖项", "奖"),
     # origin
     _term("产地", rf"(?:原产|产自|产于|来自|源自|进口自|生产地|产地)\s*[:：]?\s*(?P<key>{_PLACE_RE})"),
-    _term("产地", rf"(?P<key>{_COUNTRY_RE})(?:原装)?(?:原产|进口|制造|生产|产|直邮|直采|直供|工艺|技术|品牌|设计|血统|原装)"),
+    _term(
+        "产地",
+        rf"(?P<key>{_COUNTRY_RE})(?:原装)?(?:原产|进口|制造|生产|产|直邮|直采|直供|工艺|技术|品牌|设计|血统|原装)",
+    ),
     _term("产地", rf"(?P<key>{'|'.join(_REGIONS)})(?:原产|产|直发|直供|直采|特产|原装)"),
     _term("产地", r"(?<![a-z])made in (?P<key>[a-z]+(?: [a-z]+)?)"),
-    _term("产地", r"原装进口|进口|海外直采|海外直邮|跨境直邮|保税(?:仓)?|(?<![a-z])imported", "进口", "海外", *_FOREIGN),
+    _term(
+        "产地",
+        r"原装进口|进口|海外直采|海外直邮|跨境直邮|保税(?:仓)?|(?<![a-z])imported",
+        "进口",
+        "海外",
+        *_FOREIGN,
+    ),
     _term("产地", r"(?:原)?产地直[发供采销]", "产地"),
     # service and promotions
     _term("服务承诺", r"(?:顺丰|全国)?包邮|免运费|免邮", "包邮", "免运费", "免邮"),
     _term("服务承诺", r"运费险|退货险", "运费险", "退货险"),
     _term("服务承诺", r"终身(?:保修|质保|维修|包换)", "终身"),
-    _term("服务承诺", r"质保|保修|保固|包换|包退|(?:全国)?联保|三包", "质保", "保修", "保固", "包换", "三包", "联保"),
+    _term(
+        "服务承诺",
+        r"质保|保修|保固|包换|包退|(?:全国)?联保|三包",
+        "质保",
+        "保修",
+        "保固",
+        "包换",
+        "三包",
+        "联保",
+    ),
     _term("服务承诺", r"以旧换新|上门安装|免费安装|包安装|送货上门|上门服务", "安装", "上门"),
     _term("服务承诺", r"[七7]天无理由(?:退换货?|退货)?", "无理由"),
     _term("服务承诺", r"买[一二两三四五六七八九十\d]+(?:送|赠)[一二两三四五六七八九十\d]+"),
@@ -607,7 +664,9 @@ _TERM_RULES: tuple[_TermRule, ...] = (
 )
 
 _MODEL_TOKEN = re.compile(r"(?<![a-z0-9])[a-z0-9]+(?:[-_.][a-z0-9]+)*(?![a-z0-9])")
-_PLAIN_QUANTITY = re.compile(rf"(?:{_NUM_TOKEN})(?:\s*(?:[x×*~\-]|至|到)\s*(?:{_NUM_TOKEN}))*\s*(?:{_UNIT_RE})?")
+_PLAIN_QUANTITY = re.compile(
+    rf"(?:{_NUM_TOKEN})(?:\s*(?:[x×*~\-]|至|到)\s*(?:{_NUM_TOKEN}))*\s*(?:{_UNIT_RE})?"
+)
 
 
 @dataclass(frozen=True)
@@ -645,7 +704,9 @@ def _model_claims(text: str) -> Iterator[_Claim]:
 
 def _quantity_claims(text: str, *, strict_one: bool) -> Iterator[_Claim]:
     for match in _quantity_matches(text, strict_one=strict_one):
-        yield _Claim(match.start, match.end, 200, _quantity_label(match.quantities), quantities=match.quantities)
+        yield _Claim(
+            match.start, match.end, 200, _quantity_label(match.quantities), quantities=match.quantities
+        )
 
 
 def _quantity_label(quantities: tuple[_Quantity, ...]) -> str:
@@ -676,8 +737,7 @@ def _claims(text: str, *, strict_one: bool) -> list[_Claim]:
 # Facts index and support
 # ---------------------------------------------------------------------------------------------
 
-_DIGIT_WORDS = str.maketrans({"一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5", "六": "6",
-                              "七": "7", "八": "8", "九": "9"})  # fmt: skip
+_DIGIT_WORDS = str.maketrans("一二两三四五六七八九", "1223456789")
 _SEPARATORS = "[\\s\\-_·/]*"
 
 
@@ -730,7 +790,9 @@ def _claim_supported(facts: _FactIndex, claim: _Claim) -> bool:
 
 
 def _invented_fact(label: str, span: str) -> Finding:
-    message = f"文案中的{label}“{span}”在商品资料里找不到依据，可能是编造的；请删除，或先在商品资料中补充后再使用"
+    message = (
+        f"文案中的{label}“{span}”在商品资料里找不到依据，可能是编造的；请删除，或先在商品资料中补充后再使用"
+    )
     return Finding("invented_fact", "error", message, span)
 
 
@@ -755,9 +817,10 @@ _MIN_REPEAT_CHARS = 4
 _SENTENCE_SPLIT = re.compile(r"[。！？!?\n]+|(?<![0-9０-９])[.．](?![0-9０-９])")
 
 _UNSAFE = re.compile(
-    r"(?<![a-z])(?:ignore|disregard|forget) (?:all |any )?(?:the |your )?(?:previous|prior|above|earlier|preceding)"
-    r" (?:instructions?|prompts?|messages?|rules)"
-    r"|system prompt|(?<![a-z])as an ai(?![a-z])|as an? (?:large )?language model|(?<![a-z])i(?: am|'m) an ai(?![a-z])"
+    r"(?<![a-z])(?:ignore|disregard|forget) (?:all |any )?(?:the |your )?"
+    r"(?:previous|prior|above|earlier|preceding) (?:instructions?|prompts?|messages?|rules)"
+    r"|system prompt|(?<![a-z])as an ai(?![a-z])|as an? (?:large )?language model"
+    r"|(?<![a-z])i(?: am|'m) an ai(?![a-z])"
     r"|(?<![a-z])(?:openai|chatgpt)(?![a-z])"
     r"|<\|?(?:im_start|im_end|start_of_turn|end_of_turn|endoftext|system)\|?>|\[/?inst\]"
     r"|(?:忽略|无视|忘记|忘掉)(?:以上|之前|上面|前面|上述|先前|所有|你的)"
@@ -787,14 +850,17 @@ _PROMISES: tuple[_Promise, ...] = (
         "多倍赔偿",
     ),
     _promise(r"包赔|赔偿|补偿|赔付|赔您|赔给您|理赔|(?<![a-z])compensat\w*", r"赔|补偿|compensat", "赔偿"),
-    _promise(r"红包|返现|现金|转账|打款|(?<![a-z])cash(?:\s?back)?(?![a-z])", r"红包|返现|现金|cash", "红包/返现"),
+    _promise(
+        r"红包|返现|现金|转账|打款|(?<![a-z])cash(?:\s?back)?(?![a-z])", r"红包|返现|现金|cash", "红包/返现"
+    ),
     _promise(
         r"优惠券|代金券|无门槛券|礼券|购物券|折扣券|(?<![a-z])(?:coupons?|vouchers?|store credit)(?![a-z])",
         r"券|coupon|voucher",
         "优惠券",
     ),
     _promise(
-        r"赠品|礼品|小礼物|礼物|赠送|送您(?:一|个)|免费送|额外送|(?<![a-z])(?:free )?gifts?(?![a-z])",
+        r"赠品|赠送|免费送|额外送|加送|(?:送|给)(?:您|你)(?:一份|一个|个|份|些|点)?(?:小)?(?:礼物|礼品|小样)"
+        r"|(?<![a-z])(?:free gifts?|(?:send|give) you a (?:small |free )?gift)(?![a-z])",
         r"赠|礼|gift",
         "赠品",
     ),
@@ -810,7 +876,11 @@ _PROMISES: tuple[_Promise, ...] = (
         r"换|补发|重发|replac",
         "换新/补发",
     ),
-    _promise(r"全额退款|退款|退钱|退货|退还|(?<![a-z])(?:refund\w*|money back)", r"退|refund|money back", "退款退货"),
+    _promise(
+        r"全额退款|退款|退钱|退货|退还|(?<![a-z])(?:refund\w*|money back)",
+        r"退|refund|money back",
+        "退款退货",
+    ),
     _promise(
         r"包邮|免运费|运费(?:由我们|我们|本店|由本店)?(?:来)?(?:承担|报销|补贴|出)|(?:承担|报销)运费"
         r"|(?<![a-z])(?:free shipping|cover (?:the )?shipping)",
@@ -825,8 +895,10 @@ _PROMISES: tuple[_Promise, ...] = (
 )
 _REPLY_NEGATION = re.compile(
     r"(?:不|无法|不能|没法|没办法|不会|不予|恕不|暂不|暂时无法|不支持|不可以|不可|无权|不提供|未能)"
-    r"(?:再|为您|给您|帮您|向您|替您|直接|办理|进行|提供|安排|做|予以|支持|额外|\s)*$"
-    r"|(?<![a-z])(?:cannot|can't|can not|unable to|not able to|won't|will not|don't|do not|no)\s+(?:[a-z]+\s+){0,2}$"
+    r"(?:再|为您|给您|帮您|向您|替您|直接|办理|进行|提供|安排|做|予以|支持|额外|任何|发放|发|送|给|的|\s"
+    r"|补偿|赔偿|赔付|退款|返现|红包|现金)*$"
+    r"|(?<![a-z])(?:cannot|can't|can not|unable to|not able to|won't|will not|don't|do not|no)"
+    r"\s+(?:[a-z]+\s+){0,2}$"
 )
 _POLICY_NEGATION = re.compile(r"(?:不|不予|不支持|不提供|无法|不能|不可|恕不|概不|不接受)$")
 _MONEY = re.compile(
@@ -860,23 +932,34 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in bounds if text[s:e].strip()]
 
 
+def _beyond_policy(span: str, what: str) -> Finding:
+    message = f"回复承诺了“{span}”（{what}），但店铺售后政策没有这一项；请删除，或先更新售后政策"
+    return Finding("promise_beyond_policy", "error", message, span)
+
+
+@dataclass(frozen=True)
+class _PromiseHit(_Span):
+    promise: _Promise
+
+
+def _promise_hits(reply: str, start: int, end: int) -> list[_PromiseHit]:
+    """Promises made (not negated: "无法为您退款") in reply[start:end], longest match first."""
+    hits = (
+        _PromiseHit(m.start(), m.end(), priority, promise)
+        for priority, promise in enumerate(_PROMISES)
+        for m in promise.pattern.finditer(reply, start, end)
+        if not _REPLY_NEGATION.search(_clause_before(reply, m.start()))
+    )
+    return _longest_first(hits)
+
+
 def _promise_findings(reply: _Text, policy: str) -> list[Finding]:
     findings: list[Finding] = []
     for start, end in _sentences(reply.norm):
-        sentence_has_promise = False
-        sentence_breaks_policy = False
-        for promise in _PROMISES:
-            for m in promise.pattern.finditer(reply.norm, start, end):
-                if _REPLY_NEGATION.search(_clause_before(reply.norm, m.start())):
-                    continue
-                sentence_has_promise = True
-                if _policy_allows(policy, promise, m.group(0)):
-                    continue
-                sentence_breaks_policy = True
-                span = reply.source(m.start(), m.end())
-                message = f"回复承诺了“{span}”（{promise.what}），但店铺售后政策没有这一项；请删除，或先更新售后政策"
-                findings.append(Finding("promise_beyond_policy", "error", message, span))
-        if sentence_has_promise and not sentence_breaks_policy:
+        hits = _promise_hits(reply.norm, start, end)
+        broken = [h for h in hits if not _policy_allows(policy, h.promise, reply.norm[h.start : h.end])]
+        findings.extend(_beyond_policy(reply.source(h.start, h.end), h.promise.what) for h in broken)
+        if hits and not broken:
             findings.extend(_amount_findings(reply, start, end, policy))
     return _unique(findings)
 
@@ -927,7 +1010,9 @@ def _repeat_findings(reply: str) -> Iterator[Finding]:
             continue
         if key in seen and key not in reported:
             reported.add(key)
-            yield Finding("repeated_sentence", "error", f"回复中有重复的句子“{sentence}”，请删除重复部分", sentence)
+            yield Finding(
+                "repeated_sentence", "error", f"回复中有重复的句子“{sentence}”，请删除重复部分", sentence
+            )
         seen.add(key)
 
 

@@ -60,9 +60,9 @@ class Classifier:
         has_head = hasattr(loaded.model, "score") or hasattr(loaded.model, "classifier")
         self.mode = "head" if has_head and names and set(names) <= set(LABELS) else "prototype"
         # column j of the head's logits -> our label (the checkpoint's order may differ)
-        self._head_labels: list[Label] = [
-            next(lab for lab in LABELS if lab == n) for n in names
-        ] if self.mode == "head" else []
+        self._head_labels: list[Label] = (
+            [next(lab for lab in LABELS if lab == n) for n in names] if self.mode == "head" else []
+        )
         self._prototypes: torch.Tensor | None = None
 
     def classify(self, texts: Sequence[str]) -> list[Sentiment]:
@@ -95,7 +95,9 @@ class Classifier:
 
     def prototypes(self) -> torch.Tensor:
         if self._prototypes is None:
-            rows = [torch.nn.functional.normalize(self.embed(PROTOTYPES[lab]).mean(0), dim=-1) for lab in LABELS]
+            rows = [
+                torch.nn.functional.normalize(self.embed(PROTOTYPES[lab]).mean(0), dim=-1) for lab in LABELS
+            ]
             self._prototypes = torch.stack(rows)  # (3, H)
         return self._prototypes
 
@@ -105,7 +107,7 @@ class Classifier:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         parts: list[torch.Tensor] = []
         for start in range(0, len(order), self.cfg.batch_size):
-            idx = order[start:start + self.cfg.batch_size]
+            idx = order[start : start + self.cfg.batch_size]
             parts.append(fn([texts[i] for i in idx]))  # type: ignore[operator]
         stacked = torch.cat(parts)
         out = torch.empty_like(stacked)
@@ -130,4 +132,5 @@ class Classifier:
     def _logits(self, texts: list[str]) -> torch.Tensor:
         enc = self._encode(texts)
         with torch.inference_mode():
-            return self.loaded.model(**enc).logits.float().cpu()  # (B, num_labels)
+            logits: torch.Tensor = self.loaded.model(**enc).logits
+        return logits.float().cpu()  # (B, num_labels)

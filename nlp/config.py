@@ -63,7 +63,8 @@ class EngineConfig(BaseModel):
 
 
 class NLPConfig(BaseModel):
-    cache_dir: Path = Path("~/.cache/xiaoer")  # assembled/converted bundled weights live here
+    # assembled/converted bundled weights live here
+    cache_dir: Path = Field(Path("~/.cache/xiaoer"), validate_default=True)
     classifier: ClassifierConfig = ClassifierConfig()
     writer: WriterConfig = WriterConfig()
     engine: EngineConfig = EngineConfig()

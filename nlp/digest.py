@@ -26,9 +26,7 @@ class ReviewDigest:
     def render(self) -> str:
         """Plain Chinese summary used in prompts and reports."""
         c = self.counts
-        head = (
-            f"共{self.total}条评价，好评{c['positive']}、中评{c['neutral']}、差评{c['negative']}"
-        )
+        head = f"共{self.total}条评价，好评{c['positive']}、中评{c['neutral']}、差评{c['negative']}"
         parts = []
         for a in self.aspects:
             if a.negative == 0:
@@ -38,7 +36,9 @@ class ReviewDigest:
         return head + ("；差评方面：" + "，".join(parts) if parts else "") + "。"
 
 
-def digest(reviews: Sequence[tuple[str, Sentiment]], examples: int = 2, quote_chars: int = 40) -> ReviewDigest:
+def digest(
+    reviews: Sequence[tuple[str, Sentiment]], examples: int = 2, quote_chars: int = 40
+) -> ReviewDigest:
     """Count labels and, per aspect, how many reviews mention it and how many are negative."""
     counts: Counter[Label] = Counter(s.label for _, s in reviews)
     neg: Counter[str] = Counter()

@@ -37,7 +37,7 @@ isolating ``Split`` for uncoverable characters (``tokenizers`` would fuse adjace
 the engine: exact score ties in the Viterbi (the engine sums in float32, ``tokenizers`` in float64,
 e.g. long runs of "。"), and a grapheme cluster under 6 bytes that starts with a mapped codepoint
 (``Precompiled`` replaces the whole cluster, as in the official XLM-R tokenizer).  The engine
-splits texts over 512 tokens into windows; the converted tokenizer truncates at 512 instead.
+splits texts over 512 tokens into windows; the converted model takes at most 512 (truncate).
 
 The engine's fp16 decoder halves subnormal block scales; the converter does the same so that the
 weights are the ones the engine computes with (the engine also quantises activations to int8,

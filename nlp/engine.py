@@ -35,8 +35,12 @@ class SupportsClassify(Protocol):
 
 
 class SupportsGenerate(Protocol):
-    def generate(self, req: Request, on_text: Callable[[str], None] | None = None,
-                 cancel: threading.Event | None = None) -> list[Draft]: ...
+    def generate(
+        self,
+        req: Request,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Draft]: ...
 
 
 @dataclass
@@ -89,7 +93,7 @@ class Engine:
 
     async def load(self, classifier: bool = True, writer: bool = True) -> None:
         """Build the models now (on the worker) instead of on first use."""
-        await self._submit(_Job("call", lambda: self._ensure(classifier, writer)), timeout=None)
+        await self._submit(_Job("call", lambda: self._ensure(classifier, writer)), limit=None)
 
     async def close(self) -> None:
         """Cancel what waits, let the running job stop, join the worker."""
@@ -151,7 +155,7 @@ class Engine:
         finally:
             task.cancel()
 
-    async def _submit(self, job: _Job, timeout: float | None | bool = True) -> Any:
+    async def _submit(self, job: _Job, limit: float | bool | None = True) -> Any:
         if self._closed:
             raise EngineClosed("the engine was shut down")
         self.start()
@@ -159,9 +163,9 @@ class Engine:
             self._queue.put_nowait(job)
         except queue.Full:
             raise EngineBusy("模型正忙，请稍后再试 / the model is busy, try again shortly") from None
-        limit = self.cfg.request_timeout_s if timeout is True else timeout
+        seconds = self.cfg.request_timeout_s if limit is True else limit
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(job.future), limit or None)
+            return await asyncio.wait_for(asyncio.wrap_future(job.future), seconds or None)
         except TimeoutError:
             self.stats.timeouts += 1
             raise EngineTimeout(
@@ -228,7 +232,7 @@ class Engine:
         self.stats.largest_batch = max(self.stats.largest_batch, len(texts))
         start = 0
         for j in jobs:
-            _resolve(j, results[start:start + len(j.payload)])
+            _resolve(j, results[start : start + len(j.payload)])
             start += len(j.payload)
 
     def _run_one(self, job: _Job) -> None:

@@ -95,7 +95,9 @@ class LoadedModel:
     @property
     def input_device(self) -> torch.device:
         """Where input ids must go: the device of the embedding layer."""
-        return self.model.get_input_embeddings().weight.device
+        weight = self.model.get_input_embeddings().weight
+        assert isinstance(weight, torch.Tensor)
+        return weight.device
 
 
 def load_model(
@@ -136,7 +138,12 @@ def load_model(
     seconds = time.perf_counter() - start
     log.info(
         "loaded %s (%s) adapter=%s dtype=%s placement=%s in %.1fs",
-        source.model_id, source.kind, adapter_id or "-", dtype, _summarise(device_map), seconds,
+        source.model_id,
+        source.kind,
+        adapter_id or "-",
+        dtype,
+        _summarise(device_map),
+        seconds,
     )
     return LoadedModel(model, tokenizer, source.model_id, adapter_id, dtype, device_map, seconds)
 

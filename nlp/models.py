@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 
@@ -20,18 +21,23 @@ def load_classifier(cfg: NLPConfig) -> Classifier:
     c = cfg.classifier
     bundled = c.model == "bundled"
     default_adapter = ADAPTERS / "classifier" if bundled else None
-    auto_cls = AutoModel
-    if _is_sequence_classifier(c.model) or (default_adapter and (default_adapter / "adapter_config.json").is_file()):
+    auto_cls: Any = AutoModel
+    if _is_sequence_classifier(c.model) or (
+        default_adapter and (default_adapter / "adapter_config.json").is_file()
+    ):
         auto_cls = AutoModelForSequenceClassification
-    loaded = load_model(c, auto_cls, bundled_dir=lambda: e5_dir(cfg.cache_dir), default_adapter=default_adapter)
+    loaded = load_model(
+        c, auto_cls, bundled_dir=lambda: e5_dir(cfg.cache_dir), default_adapter=default_adapter
+    )
     return Classifier(loaded, c)
 
 
 def load_writer(cfg: NLPConfig) -> Writer:
     w = cfg.writer
     default_adapter = ADAPTERS / "writer" if w.model == "bundled" else None
-    loaded = load_model(w, AutoModelForCausalLM, bundled_dir=lambda: gemma_dir(cfg.cache_dir),
-                        default_adapter=default_adapter)
+    loaded = load_model(
+        w, AutoModelForCausalLM, bundled_dir=lambda: gemma_dir(cfg.cache_dir), default_adapter=default_adapter
+    )
     return Writer(loaded, w)
 
 

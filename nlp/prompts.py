@@ -65,17 +65,26 @@ class ReplyExample:
 # name the customer's actual point, apologise and offer a remedy within policy for complaints.
 REPLY_EXAMPLES: tuple[ReplyExample, ...] = (
     ReplyExample(
-        "家居日用", "杯子收到就裂了一道缝，包装也太简单了，有点失望。", "negative", "apologetic",
+        "家居日用",
+        "杯子收到就裂了一道缝，包装也太简单了，有点失望。",
+        "negative",
+        "apologetic",
         "非常抱歉让您收到有裂缝的杯子，这是我们包装没做好。请您拍张照片联系客服，"
         "我们按售后政策为您免费补发或退款，运费由我们承担，之后也会加固包装。",
     ),
     ReplyExample(
-        "服饰", "衣服面料很舒服，颜色和图片一样，发货也快，好评！", "positive", "warm",
+        "服饰",
+        "衣服面料很舒服，颜色和图片一样，发货也快，好评！",
+        "positive",
+        "warm",
         "谢谢亲的好评！面料舒适、颜色还原度高是我们选款时最看重的，发货快也会继续保持。"
         "期待您穿出好心情，欢迎常来逛逛～",
     ),
     ReplyExample(
-        "数码配件", "充电速度还行吧，线有点短，价格一般。", "neutral", "professional",
+        "数码配件",
+        "充电速度还行吧，线有点短，价格一般。",
+        "neutral",
+        "professional",
         "感谢您的反馈。关于线长偏短的问题，我们已记录并反馈给产品团队；如需更长规格，"
         "可以联系客服为您推荐。希望后续能给您更好的体验。",
     ),
@@ -92,8 +101,9 @@ def reply_instruction(profile: ShopProfile, tone: Tone, language: str) -> str:
     )
 
 
-def reply_chat(review: str, label: Label, aspects: tuple[str, ...], profile: ShopProfile,
-               tone: Tone, language: str) -> list[dict[str, str]]:
+def reply_chat(
+    review: str, label: Label, aspects: tuple[str, ...], profile: ShopProfile, tone: Tone, language: str
+) -> list[dict[str, str]]:
     user = (
         reply_instruction(profile, tone, language)
         + f"\n顾客评价（{LABEL_ZH[label]}，涉及：{_aspect_names(aspects)}）：【{quote(review)}】"
@@ -101,8 +111,9 @@ def reply_chat(review: str, label: Label, aspects: tuple[str, ...], profile: Sho
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def reply_few_shot(review: str, label: Label, aspects: tuple[str, ...], profile: ShopProfile,
-                   tone: Tone, language: str) -> str:
+def reply_few_shot(
+    review: str, label: Label, aspects: tuple[str, ...], profile: ShopProfile, tone: Tone, language: str
+) -> str:
     head = "以下是网店客服回复顾客评价的范例。" + reply_instruction(profile, tone, language) + "\n\n"
     blocks = [
         _reply_block(ex.category, ex.review, ex.label, ex.tone, ex.reply) + f"\n{END}\n"
@@ -112,8 +123,9 @@ def reply_few_shot(review: str, label: Label, aspects: tuple[str, ...], profile:
     return head + "\n".join(blocks) + "\n" + target
 
 
-def _reply_block(category: str, review: str, label: Label, tone: Tone, reply: str | None,
-                 aspects: tuple[str, ...] = ()) -> str:
+def _reply_block(
+    category: str, review: str, label: Label, tone: Tone, reply: str | None, aspects: tuple[str, ...] = ()
+) -> str:
     lines = [
         f"类目：{quote(category, 40)}",
         f"顾客评价：{quote(review)}",
@@ -141,15 +153,18 @@ COPY_EXAMPLES: tuple[CopyExample, ...] = (
         ProductFacts(
             "双层玻璃保温杯", ("双层高硼硅玻璃", "茶水分离滤网"), {"容量": "350ml"}, "59元", "上班族"
         ),
-        "taobao", "short",
+        "taobao",
+        "short",
         "标题：350ml双层玻璃杯 茶水分离更省心\n"
         "卖点：双层高硼硅玻璃；茶水分离滤网；350ml刚好一天的茶量\n"
         "描述：给上班族的一只随手杯，双层高硼硅玻璃，滤网让茶叶和茶水分开，泡茶更方便。",
     ),
     CopyExample(
-        ProductFacts("纯棉短袖T恤", ("100%新疆棉", "宽松版型"), {"尺码": "S-XL", "颜色": "白/黑/灰"}, "",
-                     "年轻人"),
-        "xiaohongshu", "medium",
+        ProductFacts(
+            "纯棉短袖T恤", ("100%新疆棉", "宽松版型"), {"尺码": "S-XL", "颜色": "白/黑/灰"}, "", "年轻人"
+        ),
+        "xiaohongshu",
+        "medium",
         "标题：一件能穿一整个夏天的纯棉T恤\n"
         "卖点：新疆棉面料；宽松版型；S-XL 四个尺码；白、黑、灰三色\n"
         "描述：面料用的是新疆棉，贴身穿也清爽。宽松版型不挑身材，S到XL都有，白黑灰三个基础色，"
@@ -220,6 +235,11 @@ STRATEGY_EXAMPLE = (
 
 def strategy_few_shot(summary: str) -> str:
     return (
-        "以下是电商运营顾问根据评价统计给出的改进建议。" + strategy_instruction() + "\n\n"
-        + STRATEGY_EXAMPLE + "\n统计：" + quote(summary, 3000) + "\n建议：\n"
+        "以下是电商运营顾问根据评价统计给出的改进建议。"
+        + strategy_instruction()
+        + "\n\n"
+        + STRATEGY_EXAMPLE
+        + "\n统计："
+        + quote(summary, 3000)
+        + "\n建议：\n"
     )

@@ -64,27 +64,33 @@ class Writer:
         tok = loaded.tokenizer
         self.chat = getattr(tok, "chat_template", None) is not None
         stop_ids = {tok.eos_token_id}
-        end_of_turn = tok.convert_tokens_to_ids("<end_of_turn>") if "<end_of_turn>" in tok.get_vocab() else None
+        end_of_turn = (
+            tok.convert_tokens_to_ids("<end_of_turn>") if "<end_of_turn>" in tok.get_vocab() else None
+        )
         if isinstance(end_of_turn, int):
             stop_ids.add(end_of_turn)
         self.stop_ids = sorted(i for i in stop_ids if isinstance(i, int))
 
     # -- public API -------------------------------------------------------------------------
 
-    def reply(self, req: ReplyRequest, on_text: OnText | None = None,
-              cancel: threading.Event | None = None) -> list[Draft]:
+    def reply(
+        self, req: ReplyRequest, on_text: OnText | None = None, cancel: threading.Event | None = None
+    ) -> list[Draft]:
         return self._run(req, on_text, cancel=cancel)
 
-    def copy(self, req: CopyRequest, on_text: OnText | None = None,
-             cancel: threading.Event | None = None) -> list[Draft]:
+    def copy(
+        self, req: CopyRequest, on_text: OnText | None = None, cancel: threading.Event | None = None
+    ) -> list[Draft]:
         return self._run(req, on_text, cancel=cancel)
 
-    def strategy(self, req: StrategyRequest, on_text: OnText | None = None,
-                 cancel: threading.Event | None = None) -> Draft:
+    def strategy(
+        self, req: StrategyRequest, on_text: OnText | None = None, cancel: threading.Event | None = None
+    ) -> Draft:
         return self._run(req, on_text, cancel=cancel)[0]
 
-    def generate(self, req: Request, on_text: OnText | None = None,
-                 cancel: threading.Event | None = None) -> list[Draft]:
+    def generate(
+        self, req: Request, on_text: OnText | None = None, cancel: threading.Event | None = None
+    ) -> list[Draft]:
         """Any request; `on_text` receives the first draft's text as it is produced."""
         return self._run(req, on_text, cancel=cancel)
 
@@ -99,7 +105,7 @@ class Writer:
                 self._run(req, None, streamer=streamer)
             except BaseException as exc:  # surfaced in the consuming thread below
                 error.append(exc)
-                streamer.end()
+                streamer.end()  # type: ignore[no-untyped-call]
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
@@ -110,8 +116,13 @@ class Writer:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _run(self, req: Request, on_text: OnText | None, streamer: Any = None,
-             cancel: threading.Event | None = None) -> list[Draft]:
+    def _run(
+        self,
+        req: Request,
+        on_text: OnText | None,
+        streamer: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Draft]:
         prompt, n, kind, params = self._prompt(req)
         if on_text is not None and streamer is None:
             streamer = _CallbackStreamer(self.loaded.tokenizer, on_text)
@@ -120,17 +131,27 @@ class Writer:
         seconds = time.perf_counter() - start
         drafts = []
         for text, k in zip(texts, new_tokens, strict=True):
-            drafts.append(Draft(
-                kind=kind, text=text, findings=tuple(self._check(req, text)),
-                model_id=self.loaded.model_id, adapter_id=self.loaded.adapter_id,
-                params=params, prompt_tokens=prompt_tokens, new_tokens=k, seconds=seconds,
-            ))
+            drafts.append(
+                Draft(
+                    kind=kind,
+                    text=text,
+                    findings=tuple(self._check(req, text)),
+                    model_id=self.loaded.model_id,
+                    adapter_id=self.loaded.adapter_id,
+                    params=params,
+                    prompt_tokens=prompt_tokens,
+                    new_tokens=k,
+                    seconds=seconds,
+                )
+            )
         return drafts
 
     def _prompt(self, req: Request) -> tuple[Prompt, int, DraftKind, dict[str, Any]]:
         sampling = {
-            "temperature": self.cfg.temperature, "top_p": self.cfg.top_p,
-            "repetition_penalty": self.cfg.repetition_penalty, "max_new_tokens": self.cfg.max_new_tokens,
+            "temperature": self.cfg.temperature,
+            "top_p": self.cfg.top_p,
+            "repetition_penalty": self.cfg.repetition_penalty,
+            "max_new_tokens": self.cfg.max_new_tokens,
         }
         if isinstance(req, ReplyRequest):
             if not req.review.strip():
@@ -146,8 +167,12 @@ class Writer:
                 raise InputError("请提供商品名称 / the product needs a name")
             build_c = prompts.copy_chat if self.chat else prompts.copy_few_shot
             p = build_c(req.facts, req.platform, req.length, req.tone)
-            return p, req.n, "copy", {**sampling, "platform": req.platform, "length": req.length,
-                                      "tone": req.tone}
+            return (
+                p,
+                req.n,
+                "copy",
+                {**sampling, "platform": req.platform, "length": req.length, "tone": req.tone},
+            )
         summary = req.digest.render()
         p = prompts.strategy_chat(summary) if self.chat else prompts.strategy_few_shot(summary)
         return p, 1, "strategy", sampling
@@ -160,20 +185,23 @@ class Writer:
         return lint_ad_claims(text)
 
     def _encode(self, prompt: Prompt) -> torch.Tensor:
-        tok = self.loaded.tokenizer
+        tok: Any = self.loaded.tokenizer  # the union transformers declares is too loose to index
         if isinstance(prompt, list):
-            ids = tok.apply_chat_template(prompt, add_generation_prompt=True, return_tensors="pt",
-                                          return_dict=True)["input_ids"]
+            enc = tok.apply_chat_template(
+                prompt, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
         else:
-            ids = tok(prompt, return_tensors="pt")["input_ids"]
+            enc = tok(prompt, return_tensors="pt")
+        ids: torch.Tensor = enc["input_ids"]
         if ids.shape[1] > self.cfg.max_prompt_tokens:
             raise InputError(
                 f"输入太长（{ids.shape[1]} tokens，上限 {self.cfg.max_prompt_tokens}），请缩短后再试"
             )
         return ids  # (1, T)
 
-    def _generate(self, prompt: Prompt, n: int, streamer: Any,
-                  cancel: threading.Event | None = None) -> tuple[list[str], int, list[int]]:
+    def _generate(
+        self, prompt: Prompt, n: int, streamer: Any, cancel: threading.Event | None = None
+    ) -> tuple[list[str], int, list[int]]:
         if not 1 <= n <= 5:
             raise InputError("variants must be between 1 and 5")
         tok = self.loaded.tokenizer
@@ -195,16 +223,17 @@ class Writer:
             kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
         if streamer is not None and n == 1:
             kwargs["streamer"] = streamer
+        model: Any = self.loaded.model
         with torch.inference_mode():
-            out = self.loaded.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        new = out[:, ids.shape[1]:]  # (n, new_tokens)
+        new = out[:, ids.shape[1] :]  # (n, new_tokens)
         texts, counts = [], []
         for row in new:
             kept = [t for t in row.tolist() if t not in self.stop_ids and t != kwargs["pad_token_id"]]
             counts.append(len(kept))
-            texts.append(clean(tok.decode(kept, skip_special_tokens=True)))
+            texts.append(clean(str(tok.decode(kept, skip_special_tokens=True))))
         if not sample:  # greedy gives one answer; repeat so callers always get n drafts
             texts, counts = texts * n, counts * n
         return texts, int(ids.shape[1]), counts
@@ -258,6 +287,10 @@ class _Cancelled(StoppingCriteria):
     def __init__(self, event: threading.Event) -> None:
         self.event = event
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        done = torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
+        done = torch.full(
+            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
+        )
         return done  # type: ignore[return-value]

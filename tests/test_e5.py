@@ -13,7 +13,8 @@ from nlp import e5
 
 QK = 32
 H, NL, NH, FF, TVS, MAXP = 32, 1, 2, 64, 2, 16  # hidden must be a multiple of the q4_0 block (32)
-PIECES = ["<s>", "<pad>", "</s>", "<unk>", "▁", "▁hello", "▁world", "h", "e", "l", "o", "w", "r", "d", "<mask>"]
+SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+PIECES = [*SPECIALS, "▁", "▁hello", "▁world", "h", "e", "l", "o", "w", "r", "d", "<mask>"]
 SCORES = [0.0, 0.0, 0.0, 0.0, -3.0, -2.0, -2.5, -6.0, -6.0, -5.0, -5.0, -6.0, -6.0, -6.0, 0.0]
 VOC = 20  # embedding rows may exceed the number of pieces (as in the real file: 250037 vs 250002)
 NORM = {0x01: "", 0x09: " ", 0xFF48: "h", 0x2581: " "}  # delete, to space, fullwidth h, literal ▁
@@ -159,7 +160,9 @@ def test_convert_round_trip(tiny_bin: tuple[Path, dict[str, np.ndarray]], tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hf", "tiny.bin"]
 
 
-def test_malformed_files_raise_value_error(tiny_bin: tuple[Path, dict[str, np.ndarray]], tmp_path: Path) -> None:
+def test_malformed_files_raise_value_error(
+    tiny_bin: tuple[Path, dict[str, np.ndarray]], tmp_path: Path
+) -> None:
     path, _ = tiny_bin
     data = path.read_bytes()
     bad = tmp_path / "bad.bin"

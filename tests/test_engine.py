@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any as Request  # any writer request; the fakes ignore it
 
 import pytest
 
@@ -13,7 +14,6 @@ from nlp.config import EngineConfig
 from nlp.engine import Engine
 from nlp.errors import Cancelled, EngineBusy, EngineClosed, EngineTimeout, InputError
 from nlp.types import Draft, Sentiment
-from typing import Any as Request  # any writer request; the fakes ignore it
 
 
 class RecordingClassifier:
@@ -27,9 +27,12 @@ class RecordingClassifier:
         self.batches.append(len(texts))
         time.sleep(self.delay)  # blocks the worker thread, never the loop
         return [
-            Sentiment("negative" if "差" in t else "positive",
-                      {"negative": 0.9, "neutral": 0.0, "positive": 0.1} if "差" in t
-                      else {"negative": 0.1, "neutral": 0.0, "positive": 0.9})
+            Sentiment(
+                "negative" if "差" in t else "positive",
+                {"negative": 0.9, "neutral": 0.0, "positive": 0.1}
+                if "差" in t
+                else {"negative": 0.1, "neutral": 0.0, "positive": 0.9},
+            )
             for t in texts
         ]
 
@@ -42,8 +45,12 @@ class SlowWriter:
         self.step_s = step_s
         self.cancelled = threading.Event()
 
-    def generate(self, req: Request, on_text: Callable[[str], None] | None = None,
-                 cancel: threading.Event | None = None) -> list[Draft]:
+    def generate(
+        self,
+        req: Request,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Draft]:
         text = ""
         for i in range(self.steps):
             if cancel is not None and cancel.is_set():
@@ -57,8 +64,9 @@ class SlowWriter:
         return [Draft("reply", text)]
 
 
-def make(cfg: EngineConfig | None = None, clf: RecordingClassifier | None = None,
-         writer: SlowWriter | None = None) -> tuple[Engine, RecordingClassifier, SlowWriter]:
+def make(
+    cfg: EngineConfig | None = None, clf: RecordingClassifier | None = None, writer: SlowWriter | None = None
+) -> tuple[Engine, RecordingClassifier, SlowWriter]:
     c = clf or RecordingClassifier()
     w = writer or SlowWriter()
     return Engine(cfg or EngineConfig(), classifier=lambda: c, writer=lambda: w), c, w

