@@ -14,7 +14,7 @@ to its own longest review).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -48,6 +48,7 @@ PROTOTYPES: dict[Label, tuple[str, ...]] = {
         "味道难吃，送餐太慢了",
     ),
 }
+MAX_PADDING = 1.25  # a group's padded tokens stay within 125% of its real tokens
 TEMPERATURE = 0.02  # cosine gaps between labels are small (~0.02-0.05): sharpen them
 
 
@@ -103,34 +104,47 @@ class Classifier:
 
     # -- batching ---------------------------------------------------------------------------
 
-    def _batched(self, texts: Sequence[str], fn: object) -> torch.Tensor:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        parts: list[torch.Tensor] = []
-        for start in range(0, len(order), self.cfg.batch_size):
-            idx = order[start : start + self.cfg.batch_size]
-            parts.append(fn([texts[i] for i in idx]))  # type: ignore[operator]
+    def _batched(
+        self, texts: Sequence[str], fn: Callable[[dict[str, torch.Tensor]], torch.Tensor]
+    ) -> torch.Tensor:
+        """Run `fn` over length-sorted groups and return rows in input order.
+
+        A group closes at `batch_size` texts or when padding would exceed MAX_PADDING of its
+        real tokens, so a batch of mixed lengths is cut into a few tight groups instead of
+        being padded to its longest review.
+        """
+        tok = self.loaded.tokenizer
+        ids = tok(list(texts), truncation=True, max_length=self.cfg.max_length)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        groups: list[list[int]] = [[]]
+        real = 0
+        for i in order:
+            group, n = groups[-1], len(ids[i])
+            if group and (
+                len(group) >= self.cfg.batch_size or (len(group) + 1) * n > MAX_PADDING * (real + n)
+            ):
+                groups.append([])
+                group, real = groups[-1], 0
+            group.append(i)
+            real += n
+        device = self.loaded.input_device
+        parts = []
+        for group in groups:
+            enc = tok.pad({"input_ids": [ids[i] for i in group]}, return_tensors="pt")
+            parts.append(fn({k: enc[k].to(device) for k in ("input_ids", "attention_mask")}))
         stacked = torch.cat(parts)
         out = torch.empty_like(stacked)
         out[torch.tensor(order)] = stacked
         return out
 
-    def _encode(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        enc = self.loaded.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.cfg.max_length, return_tensors="pt"
-        )
-        device = self.loaded.input_device
-        return {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-
-    def _pooled(self, texts: list[str]) -> torch.Tensor:
-        enc = self._encode(texts)
+    def _pooled(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.inference_mode():
             hidden = self.loaded.model(**enc).last_hidden_state  # (B, T, H)
         mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
         return torch.nn.functional.normalize(pooled.float(), dim=-1).cpu()
 
-    def _logits(self, texts: list[str]) -> torch.Tensor:
-        enc = self._encode(texts)
+    def _logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.inference_mode():
             logits: torch.Tensor = self.loaded.model(**enc).logits
         return logits.float().cpu()  # (B, num_labels)
