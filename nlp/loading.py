@@ -136,16 +136,17 @@ def load_model(
     model.eval()
     device_map = dict(getattr(model, "hf_device_map", None) or {"": str(model.device)})
     seconds = time.perf_counter() - start
+    model_id = Path(path).name if source.kind == "bundled" else source.model_id
     log.info(
         "loaded %s (%s) adapter=%s dtype=%s placement=%s in %.1fs",
-        source.model_id,
+        model_id,
         source.kind,
         adapter_id or "-",
         dtype,
         _summarise(device_map),
         seconds,
     )
-    return LoadedModel(model, tokenizer, source.model_id, adapter_id, dtype, device_map, seconds)
+    return LoadedModel(model, tokenizer, model_id, adapter_id, dtype, device_map, seconds)
 
 
 def _local_path(source: ModelSource, bundled_dir: Callable[[], Path]) -> tuple[str, str | None]:
