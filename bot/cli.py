@@ -1,6 +1,8 @@
 """The `xiaoer` command line.
 
 xiaoer chat                       the offline console on the bundled models
+xiaoer run                        the Telegram bot, long polling (XIAOER_TELEGRAM__TOKEN)
+xiaoer webhook                    the Telegram bot behind XIAOER_TELEGRAM__WEBHOOK_URL
 xiaoer analyze FILE -o OUT.csv    classify a CSV / XLSX / TXT of reviews
 xiaoer models verify|prefetch     build the bundled models now and report sizes and timings
 """
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import logging
 import sys
 import time
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file (default .env)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("chat", help="offline console: paste reviews, /copy, /settings")
+    sub.add_parser("run", help="the Telegram bot, long polling")
+    sub.add_parser("webhook", help="the Telegram bot, updates posted to XIAOER_TELEGRAM__WEBHOOK_URL")
     an = sub.add_parser("analyze", help="classify a review export into a CSV")
     an.add_argument("file", type=Path)
     an.add_argument("-o", "--output", type=Path, required=True)
@@ -42,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(settings.log_level)
     if args.command == "chat":
         return asyncio.run(_chat(settings))
+    if args.command in ("run", "webhook"):
+        return _bot(settings, webhook=args.command == "webhook")
     if args.command == "analyze":
         return _analyze(settings, args.file, args.output)
     return _models(settings, args.action)
@@ -76,13 +81,41 @@ async def _chat(settings: Settings) -> int:
     return 0
 
 
+def _bot(settings: Settings, webhook: bool) -> int:
+    tg = settings.telegram
+    if tg.token is None:
+        print("XIAOER_TELEGRAM__TOKEN is not set: get a token from @BotFather", file=sys.stderr)
+        return 2
+    if webhook and not tg.webhook_url:
+        print("XIAOER_TELEGRAM__WEBHOOK_URL is not set (the public https URL of this bot)", file=sys.stderr)
+        return 2
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.app import run_polling, run_webhook  # imports torch: only once settings are sound
+    from nlp.errors import ModelLoadError
+
+    try:
+        (run_webhook if webhook else run_polling)(settings)
+    except InvalidToken:
+        print("Telegram refused the token: check XIAOER_TELEGRAM__TOKEN", file=sys.stderr)
+        return 1
+    except NetworkError as exc:
+        print(f"cannot reach the Bot API at {tg.base_url}: {exc}", file=sys.stderr)
+        return 1
+    except ModelLoadError as exc:
+        print(f"model load failed: {exc}\n   run `xiaoer models verify` for details", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _analyze(settings: Settings, path: Path, output: Path) -> int:
     from tqdm import tqdm
 
     from bot.parsing import ParseError, read_table
+    from bot.report import labelled_csv
     from nlp.errors import ModelLoadError
     from nlp.models import load_classifier
-    from nlp.types import LABELS
+    from nlp.types import Sentiment
 
     limits = settings.limits
     try:
@@ -97,7 +130,7 @@ def _analyze(settings: Settings, path: Path, output: Path) -> int:
         return 1
     texts = table.texts()
     todo = [i for i, t in enumerate(texts) if t]
-    results: dict[int, list[str]] = {}
+    results: list[Sentiment | None] = [None] * len(texts)
     step = max(settings.nlp.classifier.batch_size * 4, 64)
     with tqdm(total=len(todo), unit="review", desc="classifying", file=sys.stderr) as bar:
         for start in range(0, len(todo), step):
@@ -105,17 +138,11 @@ def _analyze(settings: Settings, path: Path, output: Path) -> int:
             for i, s in zip(
                 idx, classifier.classify([texts[i][: limits.max_review_chars] for i in idx]), strict=True
             ):
-                results[i] = [s.label, *(f"{s.probs[lab]:.4f}" for lab in LABELS), ";".join(s.aspects)]
+                results[i] = s
             bar.update(len(idx))
-    extra = ["label", *(f"p_{lab}" for lab in LABELS), "aspects"]
-    columns = [c if c not in extra else f"input_{c}" for c in table.columns]
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".part")
-    with tmp.open("w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel opens it as UTF-8
-        writer = csv.writer(f)
-        writer.writerow(columns + extra)
-        for i, row in enumerate(table.rows):
-            writer.writerow(row + results.get(i, ["", "", "", "", ""]))
+    tmp.write_bytes(labelled_csv(table, results))
     tmp.replace(output)
     skipped = len(texts) - len(todo)
     print(

@@ -19,6 +19,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import TextIO, TypeVar
 
+from bot.parsing import spec_pair, split_items
 from bot.services import AnalysedReview, Services, StoredDraft
 from bot.store import FeedbackAction, InvalidValue, NotFound, StoreError
 from nlp.errors import EngineError, InputError, ModelLoadError
@@ -202,8 +203,8 @@ class Console:
         length = await ask(f"长度 {'/'.join(LENGTHS)}（默认 medium）：") or "medium"
         facts = ProductFacts(
             name=name,
-            selling_points=tuple(p.strip() for p in _split(points)),
-            specs=dict(_kv(s) for s in _split(specs)),
+            selling_points=tuple(split_items(points)),
+            specs=dict(spec_pair(s) for s in split_items(specs)),
             price=price,
             audience=audience,
         )
@@ -237,22 +238,6 @@ class Console:
 def _short(text: str, n: int = 40) -> str:
     text = text.replace("\n", " ")
     return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _split(text: str) -> list[str]:
-    return [
-        p.strip()
-        for p in text.replace("；", ";").replace("，", ",").replace(",", ";").split(";")
-        if p.strip()
-    ]
-
-
-def _kv(item: str) -> tuple[str, str]:
-    for sep in ("=", "：", ":"):
-        if sep in item:
-            k, _, v = item.partition(sep)
-            return k.strip(), v.strip()
-    return "规格", item
 
 
 def _choice(value: str, options: tuple[T, ...], name: str) -> T:

@@ -6,16 +6,17 @@ came out, and returns typed records. No Telegram or terminal code here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
-from bot.parsing import split_reviews
+from bot.parsing import pick, split_reviews
 from bot.settings import LimitsConfig
-from bot.store import FeedbackAction, Source, Store
+from bot.store import FeedbackAction, NotFound, Source, Store
 from nlp.digest import ReviewDigest, digest
 from nlp.engine import Engine
 from nlp.errors import InputError
-from nlp.types import Draft, Length, Platform, ProductFacts, Sentiment, Tone
+from nlp.types import LENGTHS, PLATFORMS, TONES, Draft, Length, Platform, ProductFacts, Sentiment, Tone
 from nlp.writer import CopyRequest, ReplyRequest, StrategyRequest
 
 
@@ -86,6 +87,56 @@ class Services:
             for d in drafts
         ]
 
+    async def stored_review(self, merchant_id: int, review_id: int) -> AnalysedReview:
+        """One of the merchant's stored reviews, as `suggest_reply` takes it."""
+        r = await self.store.get_review(merchant_id, review_id)
+        if r is None:
+            raise NotFound(f"review {review_id} not found")
+        return AnalysedReview(r.id, r.text, Sentiment(r.label, r.sentiment.probs, r.sentiment.aspects))
+
+    async def regenerate_reply(
+        self,
+        merchant_id: int,
+        generation_id: int,
+        tone: Tone | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> tuple[AnalysedReview, StoredDraft]:
+        """A new reply for the review behind a stored reply (same tone unless `tone` is given)."""
+        old = await self.store.get_generation(merchant_id, generation_id)
+        if old is None or old.kind != "reply" or old.review_id is None:
+            raise NotFound(f"reply {generation_id} not found")
+        review = await self.stored_review(merchant_id, old.review_id)
+        await self.store.add_feedback(merchant_id, generation_id, "regenerated")
+        tone = tone or pick(old.params.get("tone"), TONES, None)
+        (stored,) = await self.suggest_reply(merchant_id, review, tone, on_text=on_text)
+        return review, stored
+
+    async def classify_file(
+        self,
+        merchant_id: int,
+        texts: Sequence[str],
+        chunk: int = 256,
+        on_progress: Callable[[int, int], Awaitable[None]] | None = None,
+    ) -> list[Sentiment | None]:
+        """Classify the rows of an uploaded export and store them (source "file").
+
+        Returns one entry per row, None for empty rows. Works in chunks so that other chats'
+        requests are served between them; `on_progress(done, total)` is awaited after each.
+        """
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        out: list[Sentiment | None] = [None] * len(texts)
+        for start in range(0, len(todo), chunk):
+            idx = todo[start : start + chunk]
+            batch = [texts[i].strip()[: self.limits.max_review_chars] for i in idx]
+            sentiments = await self.engine.classify(batch)
+            await self.store.add_reviews(merchant_id, zip(batch, sentiments, strict=True), "file")
+            for i, s in zip(idx, sentiments, strict=True):
+                out[i] = s
+            if on_progress is not None:
+                await on_progress(min(start + chunk, len(todo)), len(todo))
+        await self.store.count_usage(merchant_id, "file_reviews", len(todo))
+        return out
+
     async def write_copy(
         self,
         merchant_id: int,
@@ -94,25 +145,58 @@ class Services:
         length: Length = "medium",
         tone: Tone = "warm",
         n: int = 2,
+        first_variant: int = 1,
     ) -> list[StoredDraft]:
+        """`n` variants of product copy, numbered from `first_variant` (kept in their params)."""
         if not facts.name.strip():
             raise InputError("请先告诉我商品名称。 / Give the product a name first.")
         if len(facts.fact_text()) > self.limits.max_message_chars:
             raise InputError("商品信息太长，请精简。 / Product facts are too long.")
         drafts = await self.engine.generate(CopyRequest(facts, platform, length, tone, n))
         await self.store.count_usage(merchant_id, "copies", len(drafts))
+        # The facts go into params so that a variant can be rewritten later (regenerate, shorten).
+        drafts = [
+            replace(d, params={**d.params, "facts": _facts_to_json(facts), "variant": first_variant + i})
+            for i, d in enumerate(drafts)
+        ]
         return [
             StoredDraft(await self.store.add_generation(merchant_id, d, facts.fact_text()), d) for d in drafts
         ]
 
-    async def strategy(self, merchant_id: int, limit: int = 500) -> tuple[ReviewDigest, StoredDraft]:
+    async def rewrite_copy(
+        self, merchant_id: int, generation_id: int, length: Length | None = None, tone: Tone | None = None
+    ) -> StoredDraft:
+        """One new variant of a stored copy draft, optionally shorter or in another tone."""
+        old = await self.store.get_generation(merchant_id, generation_id)
+        if old is None or old.kind != "copy" or not isinstance(old.params.get("facts"), dict):
+            raise NotFound(f"copy {generation_id} not found")
+        facts = _facts_from_json(old.params["facts"])
+        platform: Platform = pick(old.params.get("platform"), PLATFORMS, "generic")
+        await self.store.add_feedback(merchant_id, generation_id, "regenerated")
+        old_length: Length = pick(old.params.get("length"), LENGTHS, "medium")
+        old_tone: Tone = pick(old.params.get("tone"), TONES, "warm")
+        variant = old.params.get("variant")
+        (stored,) = await self.write_copy(
+            merchant_id,
+            facts,
+            platform,
+            length or old_length,
+            tone or old_tone,
+            n=1,
+            first_variant=variant if isinstance(variant, int) else 1,
+        )
+        return stored
+
+    async def strategy(
+        self, merchant_id: int, limit: int = 500, on_text: Callable[[str], None] | None = None
+    ) -> tuple[ReviewDigest, StoredDraft]:
         reviews = await self.store.recent_reviews(merchant_id, limit=limit)
         if not reviews:
             raise InputError("还没有分析过的评价：先粘贴或上传一些评价。 / Analyse some reviews first.")
         summary = digest(
             [(r.text, Sentiment(r.label, r.sentiment.probs, r.sentiment.aspects)) for r in reviews]
         )
-        draft = (await self.engine.generate(StrategyRequest(summary)))[0]
+        draft = (await self.engine.generate(StrategyRequest(summary), on_text))[0]
         gid = await self.store.add_generation(merchant_id, draft, summary.render())
         return summary, StoredDraft(gid, draft)
 
@@ -120,3 +204,21 @@ class Services:
         self, merchant_id: int, generation_id: int, action: FeedbackAction, edited_text: str | None = None
     ) -> None:
         await self.store.add_feedback(merchant_id, generation_id, action, edited_text)
+
+
+def _facts_to_json(facts: ProductFacts) -> dict[str, Any]:
+    d = asdict(facts)
+    d["selling_points"] = list(facts.selling_points)
+    return d
+
+
+def _facts_from_json(d: dict[str, Any]) -> ProductFacts:
+    return ProductFacts(
+        name=str(d.get("name", "")),
+        selling_points=tuple(str(p) for p in d.get("selling_points", ())),
+        specs={str(k): str(v) for k, v in dict(d.get("specs", {})).items()},
+        price=str(d.get("price", "")),
+        audience=str(d.get("audience", "")),
+        extra=str(d.get("extra", "")),
+    )
+

@@ -23,6 +23,7 @@ class TelegramConfig(BaseModel):
     webhook_secret: SecretStr | None = None  # checked on every webhook call
     listen: str = "127.0.0.1"
     port: int = Field(8443, ge=1, le=65535)
+    timeout_s: float = Field(10.0, gt=0)  # connect/read/write timeout of one Bot API call
 
     @field_validator("token")
     @classmethod

@@ -6,7 +6,8 @@
     └── SchemaTooNew        the database was written by a newer xiaoer (user_version > ours)
 
 The SQLite store for xiaoer: merchants and their shop profiles, classified reviews, generated
-drafts, the merchant's feedback on them, and per-day usage counters — one file, one connection.
+drafts, the merchant's feedback on them, per-day usage counters and the users admins let in
+with /allow — one file, one connection.
 
 * Asynchronous throughout via aiosqlite (the blocking sqlite3 calls run on its worker thread).
 * One connection per `Store`; an `asyncio.Lock` serialises every operation so coroutines never
@@ -237,6 +238,16 @@ MIGRATIONS: Final[list[tuple[int, str]]] = [
             PRIMARY KEY (merchant_id, day, name)
         ) WITHOUT ROWID;
         CREATE INDEX usage_day ON usage (day, name)
+        """,
+    ),
+    (
+        3,
+        """
+        CREATE TABLE allowed_users (
+            user_id     INTEGER PRIMARY KEY,  -- Telegram user id let in by an admin's /allow
+            added_by    INTEGER NOT NULL,
+            created_at  TEXT NOT NULL
+        )
         """,
     ),
 ]
@@ -1034,6 +1045,28 @@ class Store:
         ):
             rows = await cur.fetchall()
         return {str(r["name"]): int(r["total"]) for r in rows}
+
+    # -- access ------------------------------------------------------------------------------
+
+    async def allow_user(self, user_id: int, added_by: int) -> bool:
+        """Add a user to the allowlist; False if they were on it already."""
+        user_id = _check_id("user_id", user_id)
+        added_by = _check_id("added_by", added_by)
+        async with (
+            self._tx() as db,
+            db.execute(
+                "INSERT INTO allowed_users (user_id, added_by, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (user_id) DO NOTHING",
+                (user_id, added_by, _iso(self._clock())),
+            ) as cur,
+        ):
+            return cur.rowcount > 0
+
+    async def allowed_users(self) -> set[int]:
+        """The user ids admins have let in (the settings' allowlist is not stored here)."""
+        async with self._read() as db, db.execute("SELECT user_id FROM allowed_users") as cur:
+            rows = await cur.fetchall()
+        return {int(r[0]) for r in rows}
 
     async def stats(self) -> dict[str, int]:
         """Row counts: merchants, reviews, generations, feedback."""

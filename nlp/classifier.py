@@ -80,7 +80,7 @@ class Classifier:
     def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
         """(N, 3) probabilities over LABELS (negative, neutral, positive)."""
         if self.mode == "head":
-            logits = self._batched(texts, self._logits)
+            logits = self._batched([PREFIX + t for t in texts], self._logits)  # as in training
             probs = torch.zeros(len(texts), len(LABELS))
             soft = logits.float().softmax(-1)
             for j, lab in enumerate(self._head_labels):

@@ -128,7 +128,7 @@ def load_model(
     except (OSError, ValueError, ImportError) as exc:
         raise ModelLoadError(f"could not load model {cfg.model!r}: {exc}") from exc
 
-    adapter = _adapter_path(cfg.adapter, default_adapter)
+    adapter = resolve_adapter(cfg.adapter, default_adapter)
     adapter_id = ""
     if adapter is not None:
         model = _attach_adapter(model, adapter)
@@ -158,7 +158,8 @@ def _local_path(source: ModelSource, bundled_dir: Callable[[], Path]) -> tuple[s
     return source.location, None
 
 
-def _adapter_path(name: str | None, default: Path | None) -> Path | None:
+def resolve_adapter(name: str | None, default: Path | None) -> Path | None:
+    """The adapter to use: the configured one, 'none' for none, else the shipped default if present."""
     if name is None:
         return default if default is not None and (default / "adapter_config.json").is_file() else None
     if name.lower() == "none":

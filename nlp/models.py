@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    PretrainedConfig,
+)
 
 from nlp.bundled import e5_dir, gemma_dir
 from nlp.classifier import Classifier
 from nlp.config import NLPConfig
-from nlp.loading import load_model, parse_source
+from nlp.loading import load_model, parse_source, resolve_adapter
 from nlp.writer import Writer
 
 # Trained adapters shipped with the package are picked up automatically when present.
@@ -18,18 +24,35 @@ ADAPTERS = Path(__file__).parent / "adapters"
 
 
 def load_classifier(cfg: NLPConfig) -> Classifier:
+    """The encoder, plus the trained head when a classification adapter is configured or shipped."""
     c = cfg.classifier
-    bundled = c.model == "bundled"
-    default_adapter = ADAPTERS / "classifier" if bundled else None
+    default_adapter = ADAPTERS / "classifier" if c.model == "bundled" else None
+    adapter = resolve_adapter(c.adapter, default_adapter)
     auto_cls: Any = AutoModel
-    if _is_sequence_classifier(c.model) or (
-        default_adapter and (default_adapter / "adapter_config.json").is_file()
-    ):
+    kwargs: dict[str, Any] = {}
+    head = _head_config(adapter)
+    if head is not None:
+        # the base gets the adapter's label set; peft then loads the trained pooler and head
+        auto_cls = AutoModelForSequenceClassification
+        kwargs = {"num_labels": head.num_labels, "id2label": head.id2label, "label2id": head.label2id}
+    elif _is_sequence_classifier(c.model):
         auto_cls = AutoModelForSequenceClassification
     loaded = load_model(
-        c, auto_cls, bundled_dir=lambda: e5_dir(cfg.cache_dir), default_adapter=default_adapter
+        c,
+        auto_cls,
+        bundled_dir=lambda: e5_dir(cfg.cache_dir),
+        default_adapter=default_adapter,
+        model_kwargs=kwargs,
     )
     return Classifier(loaded, c)
+
+
+def _head_config(adapter: Path | None) -> PretrainedConfig | None:
+    if adapter is None or not (adapter / "config.json").is_file():
+        return None
+    config = AutoConfig.from_pretrained(adapter)
+    archs = config.architectures or []
+    return config if any(a.endswith("ForSequenceClassification") for a in archs) else None
 
 
 def load_writer(cfg: NLPConfig) -> Writer:

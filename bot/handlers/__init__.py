@@ -1,0 +1,1 @@
+"""Telegram handlers by role; bot/app.py registers them (the order there matters)."""

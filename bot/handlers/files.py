@@ -1,0 +1,141 @@
+"""Uploaded review exports (CSV / TSV / TXT / XLSX) become a triage report.
+
+The file is checked against limits.max_file_bytes before it is downloaded, read on a thread
+(UTF-8, GBK/GB18030 or UTF-16; bot/parsing.py), classified in chunks so that other chats are
+served in between, and answered with: counts per label, the top complaint aspects with quotes,
+the most negative reviews, a chart (sendPhoto) and the labelled table (sendDocument).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from telegram import Document, Update
+from telegram.error import BadRequest
+from telegram.ext import MessageHandler, filters
+
+from bot import render
+from bot.handlers.common import chat_id, reply, user_id
+from bot.i18n import HTML, t
+from bot.messages import EDIT_INTERVAL_S, edit
+from bot.parsing import ParseError, Table, read_table
+from bot.report import chart_png, labelled_csv
+from bot.runtime import Context
+from bot.settings import LimitsConfig
+from nlp.digest import digest
+from nlp.types import Language, Sentiment
+
+SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # what api.telegram.org lets bots download
+NEGATIVES_SHOWN = 10
+
+
+async def on_document(update: Update, context: Context) -> None:
+    """Classify an uploaded export; send the report, a chart and the labelled table."""
+    lang, uid, chat = context.lang, user_id(update), chat_id(update)
+    message = update.effective_message
+    doc = message.document if message is not None else None
+    if doc is None:
+        return
+    name = doc.file_name or "reviews.csv"
+    if refusal := _refusal(doc, name, context):
+        await reply(update, context, refusal)
+        return
+    status = await reply(update, context, t(lang, "file.reading", name=name))
+    try:
+        data = await (await context.bot.get_file(doc.file_id)).download_as_bytearray()
+        table = await asyncio.to_thread(
+            _read, bytes(data), Path(name).suffix.lower(), context.runtime.settings.limits
+        )
+    except (ParseError, BadRequest) as exc:  # unreadable, or too big for this Bot API server
+        await edit(context.bot, chat, status.message_id, t(lang, "file.unreadable", reason=str(exc)))
+        return
+    texts = table.texts()
+    last = time.monotonic()
+
+    async def progress(done: int, total: int) -> None:
+        nonlocal last
+        if time.monotonic() - last >= EDIT_INTERVAL_S:
+            last = time.monotonic()
+            await edit(context.bot, chat, status.message_id, t(lang, "file.progress", done=done, total=total))
+
+    results = await context.runtime.model(
+        uid, lambda: context.services.classify_file(uid, texts, on_progress=progress)
+    )
+    await edit(context.bot, chat, status.message_id, report(lang, name, texts, results))
+    summary = digest([(text, s) for text, s in zip(texts, results, strict=True) if s is not None])
+    chart = await asyncio.to_thread(chart_png, summary, lang)
+    await context.bot.send_photo(chat, chart, caption=t(lang, "file.chart"))
+    await context.bot.send_document(
+        chat,
+        labelled_csv(table, results),
+        filename=f"{Path(name).stem}-labelled.csv",
+        caption=t(lang, "file.csv"),
+    )
+
+
+def _refusal(doc: Document, name: str, context: Context) -> HTML | None:
+    """Why this upload is refused before downloading it, or None."""
+    lang, settings = context.lang, context.runtime.settings
+    if Path(name).suffix.lower() not in SUFFIXES:
+        return t(lang, "file.bad_type")
+    size, limit = doc.file_size or 0, settings.limits.max_file_bytes
+    cloud = "api.telegram.org" in settings.telegram.base_url
+    if size > limit or (cloud and size > CLOUD_DOWNLOAD_LIMIT):
+        text = t(
+            lang,
+            "file.too_big",
+            size=_mb(size),
+            limit=_mb(min(limit, CLOUD_DOWNLOAD_LIMIT) if cloud else limit),
+        )
+        return (
+            HTML(f"{text}\n{t(lang, 'file.cloud_limit')}") if cloud and size > CLOUD_DOWNLOAD_LIMIT else text
+        )
+    return None
+
+
+def _read(data: bytes, suffix: str, limits: LimitsConfig) -> Table:
+    """Parse the downloaded bytes (blocking: runs on a thread)."""
+    with tempfile.TemporaryDirectory(prefix="xiaoer-upload-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        return read_table(path, limits.max_file_bytes, limits.max_file_rows)
+
+
+def report(lang: Language, name: str, texts: Sequence[str], results: Sequence[Sentiment | None]) -> HTML:
+    """Counts, top complaint aspects with quotes, and the most negative reviews."""
+    rows = [(i, text, s) for i, (text, s) in enumerate(zip(texts, results, strict=True)) if s is not None]
+    if not rows:
+        return t(lang, "file.no_reviews")
+    summary = digest([(text, s) for _, text, s in rows])
+    lines = [t(lang, "file.title", name=name, total=len(rows))]
+    if len(rows) < len(texts):
+        lines.append(t(lang, "file.empty_rows", n=len(texts) - len(rows)))
+    lines.append(t(lang, "file.counts", **summary.counts))
+    lines.extend(render.complaints(lang, summary))
+    negatives = sorted((r for r in rows if r[2].label == "negative"), key=lambda r: -r[2].confidence)
+    if negatives:
+        lines.append(t(lang, "file.negatives", n=min(NEGATIVES_SHOWN, len(negatives))))
+        for i, text, s in negatives[:NEGATIVES_SHOWN]:
+            lines.append(
+                t(
+                    lang,
+                    "file.negative",
+                    row=i + 1,
+                    confidence=f"{s.confidence:.0%}",
+                    text=render.short(text, 120),
+                )
+            )
+    return HTML("\n".join(lines))
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
+def handler() -> MessageHandler[Context, None]:
+    return MessageHandler(filters.Document.ALL, on_document)

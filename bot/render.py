@@ -1,0 +1,237 @@
+"""Turning typed results into Telegram HTML: review cards, summaries, copy variants, reports.
+
+Everything a merchant or the model wrote goes through `esc` (via `t`); the functions return
+`HTML`. `split_html` cuts long output at `MessageLimit.MAX_TEXT_LENGTH`, on line breaks where
+it can, never inside a tag or an entity, closing and reopening tags across the cut.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from telegram.constants import MessageLimit
+
+from bot.i18n import HTML, aspect_name, esc, t
+from bot.services import AnalysedReview
+from bot.store import Feedback, Generation
+from nlp.digest import ReviewDigest
+from nlp.types import Draft, Finding, Label, Language, ShopProfile
+
+QUOTE_CHARS = 300  # of the review shown on its card
+HISTORY_CHARS = 80
+
+
+def short(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def badge(lang: Language, label: Label) -> HTML:
+    return t(lang, f"label.{label}")
+
+
+def tone_name(lang: Language, tone: str) -> HTML:
+    return t(lang, f"tone.{tone}")
+
+
+def aspects_text(lang: Language, aspects: Sequence[str]) -> str:
+    sep = "、" if lang == "zh" else ", "
+    return sep.join(aspect_name(lang, a) for a in aspects) or t(lang, "none")
+
+
+def findings(lang: Language, found: Sequence[Finding], ok_line: bool = False) -> HTML:
+    """One line per finding (❌ errors, ⚠️ warnings); an all-clear line if asked for."""
+    lines = [f"{'❌' if f.severity == 'error' else '⚠️'} {esc(f.message)}" for f in found]
+    if not lines and ok_line:
+        lines.append(t(lang, "findings.ok"))
+    return HTML("\n".join(lines))
+
+
+def review_card(
+    lang: Language, review: AnalysedReview, draft: Draft | None = None, status: str = "", live: str = ""
+) -> HTML:
+    """A review's card: badge, confidence, aspects, the review, then the reply (or `status`).
+
+    `live` is text still being generated (shown while streaming); `status` is a rendered line
+    such as "writing…" or "accepted".
+    """
+    s = review.sentiment
+    lines: list[str] = [
+        t(lang, "card.head", badge=badge(lang, s.label), confidence=f"{s.confidence:.0%}"),
+        t(lang, "card.aspects", aspects=aspects_text(lang, s.aspects)),
+        HTML(f"<blockquote>{esc(short(review.text, QUOTE_CHARS))}</blockquote>"),
+    ]
+    if draft is not None:
+        tone = str(draft.params.get("tone", ""))
+        lines.append(t(lang, "card.reply", tone=tone_name(lang, tone) if tone else "—"))
+        lines.append(esc(draft.text) if draft.text else t(lang, "card.empty_reply"))
+        if draft.findings:
+            lines.append(findings(lang, draft.findings))
+    elif live:
+        lines.append(esc(live) + " ▌")
+    if status:
+        lines.append(HTML(status))
+    return HTML("\n".join(lines))
+
+
+def summary(lang: Language, reviews: Sequence[AnalysedReview], auto: int) -> HTML:
+    counts = {label: 0 for label in ("positive", "neutral", "negative")}
+    complaints: dict[str, int] = {}
+    for r in reviews:
+        counts[r.sentiment.label] += 1
+        if r.sentiment.label == "negative":
+            for a in r.sentiment.aspects:
+                complaints[a] = complaints.get(a, 0) + 1
+    lines: list[str] = [t(lang, "summary", total=len(reviews), **counts)]
+    if complaints:
+        top = sorted(complaints, key=lambda a: (-complaints[a], a))[:4]
+        named = [f"{aspect_name(lang, a)} ×{complaints[a]}" for a in top]
+        lines.append(t(lang, "summary_aspects", aspects=("、" if lang == "zh" else ", ").join(named)))
+    lines.append(t(lang, "summary_order"))
+    if len(reviews) > auto:
+        lines.append(t(lang, "summary_more", n=auto))
+    return HTML("\n".join(lines))
+
+
+def copy_variant(lang: Language, number: int, draft: Draft, status: str = "") -> HTML:
+    p = draft.params
+    head = t(
+        lang,
+        "cp.variant",
+        i=number,
+        platform=t(lang, f"platform.{p.get('platform', 'generic')}"),
+        length=t(lang, f"length.{p.get('length', 'medium')}"),
+        tone=tone_name(lang, str(p.get("tone", "warm"))),
+    )
+    body = esc(draft.text) if draft.text else t(lang, "cp.empty")
+    parts = [head, body, findings(lang, draft.findings, ok_line=True)]
+    if status:
+        parts.append(HTML(status))
+    return HTML("\n".join(parts))
+
+
+def complaints(lang: Language, summary: ReviewDigest, top: int = 5) -> list[HTML]:
+    """The most complained-about aspects with counts and example quotes."""
+    worst = [a for a in summary.aspects if a.negative > 0][:top]
+    if not worst:
+        return [t(lang, "st.no_complaints")]
+    lines = [t(lang, "st.aspects")]
+    for a in worst:
+        lines.append(
+            t(lang, "st.aspect", aspect=aspect_name(lang, a.aspect), negative=a.negative, total=a.total)
+        )
+        lines.extend(t(lang, "st.quote", quote=q) for q in a.examples[:2])
+    return lines
+
+
+def strategy(lang: Language, summary: ReviewDigest, draft: Draft | None, live: str = "") -> HTML:
+    """Counts, complaints, then the suggestions (`live` while they are being written)."""
+    lines: list[str] = [
+        t(lang, "st.counts", total=summary.total, **summary.counts),
+        *complaints(lang, summary),
+    ]
+    lines += ["", t(lang, "st.actions")]
+    if draft is None:
+        lines.append(esc(live) + " ▌")
+    else:
+        lines.append(esc(draft.text) if draft.text else t(lang, "cp.empty"))
+        if draft.findings:
+            lines.append(findings(lang, draft.findings))
+    return HTML("\n".join(lines))
+
+
+def history(lang: Language, items: Sequence[tuple[Generation, Feedback | None]]) -> HTML:
+    if not items:
+        return t(lang, "hist.empty")
+    lines: list[str] = [t(lang, "hist.title")]
+    for g, fb in items:
+        status = f" · {t(lang, f'status.{fb.action}')}" if fb is not None else ""
+        lines.append(
+            t(
+                lang,
+                "hist.line",
+                id=g.id,
+                kind=t(lang, f"kind.{g.kind}"),
+                date=_date(g.created_at),
+                status=HTML(status),
+            )
+        )
+        text = fb.edited_text if fb is not None and fb.edited_text else g.output_text
+        lines.append(HTML(f"<i>{esc(short(text, HISTORY_CHARS) or '—')}</i>"))
+    return HTML("\n".join(lines))
+
+
+def profile(lang: Language, p: ShopProfile) -> HTML:
+    return t(
+        lang,
+        "profile",
+        name=p.name,
+        category=p.category or t(lang, "none"),
+        tone=tone_name(lang, p.tone),
+        signature=p.signature or t(lang, "none"),
+        policy=short(p.policy, 200) or t(lang, "none"),
+        language=t(lang, f"rlang.{p.language}"),
+    )
+
+
+def choice_names(lang: Language, prefix: str, options: Sequence[str]) -> list[tuple[str, str]]:
+    """(option, its display name) for a row of buttons, e.g. tones or platforms."""
+    return [(o, str(t(lang, f"{prefix}.{o}"))) for o in options]
+
+
+def _date(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M")
+
+
+# -- splitting ------------------------------------------------------------------------------------
+
+_TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
+_ENTITY = re.compile(r"&[#a-zA-Z0-9]*$")
+
+
+def split_html(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Cut HTML into messages of at most `limit` characters (source length, a safe bound)."""
+    chunks: list[str] = []
+    rest = text
+    reopen = ""
+    while rest:
+        room = limit - len(reopen)
+        if len(rest) <= room:
+            chunks.append(reopen + rest)
+            break
+        cut = _cut_point(rest, room - 40)  # leave room for closing tags
+        piece = reopen + rest[:cut]
+        open_tags = _open_tags(piece)
+        chunks.append(piece + "".join(f"</{name}>" for name, _ in reversed(open_tags)))
+        reopen = "".join(tag for _, tag in open_tags)
+        rest = rest[cut:].lstrip("\n")
+    return [c for c in chunks if c.strip()]
+
+
+def _cut_point(text: str, room: int) -> int:
+    """Where to cut: the last line break that fits, else the last safe character boundary."""
+    window = text[:room]
+    newline = window.rfind("\n")
+    if newline > room // 2:
+        return newline
+    cut = room
+    lt = window.rfind("<")
+    if lt > window.rfind(">"):  # inside a tag
+        cut = lt
+    elif m := _ENTITY.search(window):  # inside an entity like &amp;
+        cut = m.start()
+    return max(cut, 1)
+
+
+def _open_tags(html: str) -> list[tuple[str, str]]:
+    """Tags left open at the end of `html`, outermost first: (name, opening tag)."""
+    stack: list[tuple[str, str]] = []
+    for m in _TAG.finditer(html):
+        closing, name = m.group(1), m.group(2)
+        if not closing:
+            stack.append((name, m.group(0)))
+        elif stack and stack[-1][0] == name:
+            stack.pop()
+    return stack

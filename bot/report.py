@@ -1,0 +1,113 @@
+"""The triage report of a review export: the labelled CSV and a chart.
+
+`labelled_csv` is what `xiaoer analyze` writes and what the bot sends back for an upload: the
+input columns plus label, p_negative, p_neutral, p_positive and aspects, one row per input row,
+UTF-8 with a BOM so that Excel opens it. `chart_png` draws the label counts and the most
+complained-about aspects with matplotlib (Agg, no display); it blocks, so the bot calls it on
+a thread. Chinese labels need a CJK font (Noto Sans CJK, WenQuanYi, Source Han, SimHei ...);
+without one the chart is drawn with English labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Sequence
+from functools import cache
+
+from bot.i18n import ASPECTS_EN
+from bot.parsing import Table
+from nlp.digest import ReviewDigest
+from nlp.types import ASPECTS, LABELS, Language, Sentiment
+
+EXTRA_COLUMNS = ["label", *(f"p_{label}" for label in LABELS), "aspects"]
+CJK_FONT_HINTS = (
+    "CJK",
+    "WenQuanYi",
+    "Source Han",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang",
+    "Heiti",
+    "Droid Sans Fallback",
+    "AR PL",
+)
+_draw_lock = threading.Lock()  # matplotlib's font cache is shared; draw one chart at a time
+_LABEL_NAMES = {
+    "zh": {"negative": "差评", "neutral": "中评", "positive": "好评"},
+    "en": {"negative": "negative", "neutral": "neutral", "positive": "positive"},
+}
+_TITLES = {
+    "zh": ("评价分布", "差评最多的方面", "条"),
+    "en": ("Sentiment", "Most complained-about aspects", "reviews"),
+}
+_COLOURS = {"negative": "#d9534f", "neutral": "#f0ad4e", "positive": "#5cb85c"}
+
+
+def labelled_csv(table: Table, results: Sequence[Sentiment | None]) -> bytes:
+    """The table with the classifier's columns added; empty reviews keep empty labels."""
+    columns = [c if c not in EXTRA_COLUMNS else f"input_{c}" for c in table.columns]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(columns + EXTRA_COLUMNS)
+    for row, s in zip(table.rows, results, strict=True):
+        if s is None:
+            writer.writerow(row + [""] * len(EXTRA_COLUMNS))
+        else:
+            probs = [f"{s.probs[label]:.4f}" for label in LABELS]
+            writer.writerow([*row, s.label, *probs, ";".join(s.aspects)])
+    return out.getvalue().encode("utf-8-sig")  # BOM: Excel opens it as UTF-8
+
+
+@cache
+def cjk_font() -> str | None:
+    """The name of an installed font that renders Chinese, if there is one."""
+    from matplotlib import font_manager
+
+    for font in font_manager.fontManager.ttflist:
+        if any(hint.lower() in font.name.lower() for hint in CJK_FONT_HINTS):
+            return str(font.name)
+    return None
+
+
+def chart_png(summary: ReviewDigest, lang: Language, top: int = 6) -> bytes:
+    """Label counts and the top complaint aspects as a PNG (blocking: call on a thread)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    with _draw_lock:
+        font = cjk_font()
+        shown: Language = lang if font is not None else "en"
+        names, titles = _LABEL_NAMES[shown], _TITLES[shown]
+        family = [font, "DejaVu Sans"] if font is not None else ["DejaVu Sans"]
+        # rcParams are global; the lock makes this the only chart being drawn
+        with matplotlib.rc_context(
+            {"font.family": family, "axes.spines.top": False, "axes.spines.right": False}
+        ):
+            fig = Figure(figsize=(8, 3.6), dpi=110, layout="constrained")
+            ax1, ax2 = fig.subplots(1, 2, width_ratios=[2, 3])
+            bars = ax1.bar(
+                [names[label] for label in LABELS],
+                [summary.counts[label] for label in LABELS],
+                color=[_COLOURS[label] for label in LABELS],
+            )
+            ax1.bar_label(bars)
+            ax1.set_title(titles[0])
+            complaints = [a for a in summary.aspects if a.negative > 0][:top][::-1]  # largest on top
+            aspect_names = ASPECTS if shown == "zh" else ASPECTS_EN
+            ax2.barh(
+                [aspect_names.get(a.aspect, a.aspect) for a in complaints],
+                [a.negative for a in complaints],
+                color=_COLOURS["negative"],
+            )
+            ax2.set_title(titles[1])
+            ax2.set_xlabel(titles[2])
+            ax1.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of reviews
+            ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png")
+    return buf.getvalue()
