@@ -1,7 +1,9 @@
-"""The async facade over the synchronous models: one inference worker, a queue, micro-batching.
+"""The async facade over the synchronous models: inference workers, queues, micro-batching.
 
-The bot and the console await `Engine` methods; the models run on a single worker thread so
-the event loop stays free for other chats. Concurrent `classify` calls that arrive within
+The bot and the console await `Engine` methods; the models run on worker threads so the event
+loop stays free for other chats. There is one worker (and one queue) per model: the classifier's
+and the writer's, so a review card never waits behind another chat's long generation; each model
+is only ever touched by its own thread. Concurrent `classify` calls that arrive within
 `batch_wait_ms` of each other are merged into one forward pass (up to `max_batch` texts).
 Every request has a timeout; a request whose caller gave up is skipped if it has not started,
 and a running generation is stopped at the next token.
@@ -65,8 +67,17 @@ class EngineStats:
     largest_batch: int = 0
 
 
+class _Lane:
+    """One worker thread and its queue."""
+
+    def __init__(self, name: str, size: int) -> None:
+        self.name = name
+        self.queue: queue.Queue[_Job] = queue.Queue(maxsize=size)
+        self.thread: threading.Thread | None = None
+
+
 class Engine:
-    """Owns the worker thread. Models are built lazily on that thread by the given factories."""
+    """Owns the worker threads. Each model is built lazily on its own worker by its factory."""
 
     def __init__(
         self,
@@ -79,38 +90,52 @@ class Engine:
         self._make_writer = writer
         self._classifier: SupportsClassify | None = None
         self._writer: SupportsGenerate | None = None
-        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=cfg.queue_size)
-        self._thread: threading.Thread | None = None
+        self._load_lock = threading.Lock()
+        self._classify = _Lane("classify", cfg.queue_size)
+        self._generate = _Lane("generate", cfg.queue_size)
         self._closed = False
         self.stats = EngineStats()
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="xiaoer-inference", daemon=True)
-            self._thread.start()
+        for lane in (self._classify, self._generate):
+            if lane.thread is None:
+                lane.thread = threading.Thread(
+                    target=self._work, args=(lane,), name=f"xiaoer-{lane.name}", daemon=True
+                )
+                lane.thread.start()
 
     async def load(self, classifier: bool = True, writer: bool = True) -> None:
-        """Build the models now (on the worker) instead of on first use."""
-        await self._submit(_Job("call", lambda: self._ensure(classifier, writer)), limit=None)
+        """Build the models now (each on its worker) instead of on first use."""
+        pending = []
+        if classifier:
+            pending.append(
+                self._submit(self._classify, _Job("call", lambda: self._ensure(True, False)), None)
+            )
+        if writer:
+            pending.append(
+                self._submit(self._generate, _Job("call", lambda: self._ensure(False, True)), None)
+            )
+        await asyncio.gather(*pending)
 
     async def close(self) -> None:
         """Cancel what waits, let the running job stop, join the worker."""
         if self._closed:
             return
         self._closed = True
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            job.cancel.set()
-            _fail(job, EngineClosed("the engine was shut down"))
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            await asyncio.to_thread(self._thread.join)
-            self._thread = None
+        for lane in (self._classify, self._generate):
+            while True:
+                try:
+                    job = lane.queue.get_nowait()
+                except queue.Empty:
+                    break
+                job.cancel.set()
+                _fail(job, EngineClosed("the engine was shut down"))
+            if lane.thread is not None:
+                lane.queue.put(_STOP)
+                await asyncio.to_thread(lane.thread.join)
+                lane.thread = None
 
     async def __aenter__(self) -> Engine:
         self.start()
@@ -121,14 +146,14 @@ class Engine:
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        return self._classify.queue.qsize() + self._generate.queue.qsize()
 
     # -- requests ---------------------------------------------------------------------------
 
     async def classify(self, texts: Sequence[str]) -> list[Sentiment]:
         if not texts:
             return []
-        result: list[Sentiment] = await self._submit(_Job("classify", list(texts)))
+        result: list[Sentiment] = await self._submit(self._classify, _Job("classify", list(texts)))
         return result
 
     async def generate(self, req: Request, on_text: Callable[[str], None] | None = None) -> list[Draft]:
@@ -140,7 +165,7 @@ class Engine:
             def callback(text: str) -> None:
                 loop.call_soon_threadsafe(on_text, text)
 
-        result: list[Draft] = await self._submit(_Job("generate", req, on_text=callback))
+        result: list[Draft] = await self._submit(self._generate, _Job("generate", req, on_text=callback))
         return result
 
     async def stream(self, req: Request) -> AsyncIterator[str]:
@@ -155,12 +180,12 @@ class Engine:
         finally:
             task.cancel()
 
-    async def _submit(self, job: _Job, limit: float | bool | None = True) -> Any:
+    async def _submit(self, lane: _Lane, job: _Job, limit: float | bool | None = True) -> Any:
         if self._closed:
             raise EngineClosed("the engine was shut down")
         self.start()
         try:
-            self._queue.put_nowait(job)
+            lane.queue.put_nowait(job)
         except queue.Full:
             raise EngineBusy("模型正忙，请稍后再试 / the model is busy, try again shortly") from None
         seconds = self.cfg.request_timeout_s if limit is True else limit
@@ -177,45 +202,42 @@ class Engine:
     # -- worker thread ----------------------------------------------------------------------
 
     def _ensure(self, classifier: bool, writer: bool) -> None:
-        if classifier and self._classifier is None:
-            self._classifier = self._make_classifier()
-        if writer and self._writer is None:
-            self._writer = self._make_writer()
+        # One load at a time: from_pretrained switches torch's process-wide default dtype while
+        # it builds a model, so two concurrent loads can leave layers in each other's dtype.
+        with self._load_lock:
+            if classifier and self._classifier is None:
+                self._classifier = self._make_classifier()
+            if writer and self._writer is None:
+                self._writer = self._make_writer()
 
-    def _work(self) -> None:
+    def _work(self, lane: _Lane) -> None:
         while True:
-            job = self._queue.get()
+            job = lane.queue.get()
             if job is _STOP:
                 return
             if job.cancel.is_set():
                 continue  # its caller already gave up
             if job.kind == "classify":
-                self._run_batch(self._gather(job))
+                self._run_batch(self._gather(lane, job))
             else:
                 self._run_one(job)
 
-    def _gather(self, first: _Job) -> list[_Job]:
+    def _gather(self, lane: _Lane, first: _Job) -> list[_Job]:
         """Collect classify jobs that arrive within batch_wait_ms, up to max_batch texts."""
         jobs, size = [first], len(first.payload)
         deadline = time.perf_counter() + self.cfg.batch_wait_ms / 1000
         while size < self.cfg.max_batch:
             try:
-                nxt = self._queue.get(timeout=max(0.0, deadline - time.perf_counter()))
+                nxt = lane.queue.get(timeout=max(0.0, deadline - time.perf_counter()))
             except queue.Empty:
                 break
             if nxt.kind != "classify" or nxt is _STOP:
-                self._requeue_front(nxt)
+                _requeue_front(lane.queue, nxt)
                 break
             if not nxt.cancel.is_set():
                 jobs.append(nxt)
                 size += len(nxt.payload)
         return jobs
-
-    def _requeue_front(self, job: _Job) -> None:
-        # queue.Queue has no push-front; its deque does. Keeps arrival order for other kinds.
-        with self._queue.mutex:
-            self._queue.queue.appendleft(job)
-            self._queue.not_empty.notify()
 
     def _run_batch(self, jobs: list[_Job]) -> None:
         texts = [t for j in jobs for t in j.payload]
@@ -249,6 +271,13 @@ class Engine:
             _fail(job, EngineTimeout("cancelled"))
         except BaseException as exc:
             _fail(job, exc)
+
+
+def _requeue_front(q: queue.Queue[_Job], job: _Job) -> None:
+    # queue.Queue has no push-front; its deque does. Keeps arrival order for other kinds.
+    with q.mutex:
+        q.queue.appendleft(job)
+        q.not_empty.notify()
 
 
 def _resolve(job: _Job, value: Any) -> None:

@@ -173,3 +173,17 @@ async def test_model_load_failure_is_reported_not_fatal() -> None:
         with pytest.raises(ModelLoadError, match="no weights"):
             await engine.load(writer=False)
         assert (await engine.generate(object()))[0].text  # type: ignore[arg-type]
+
+
+async def test_review_cards_do_not_wait_behind_a_long_generation() -> None:
+    engine, _, writer = make(writer=SlowWriter(steps=40, step_s=0.05))  # ~2 s of generation
+    async with engine:
+        generation = asyncio.create_task(engine.generate(object()))  # type: ignore[arg-type]
+        await asyncio.sleep(0.1)  # the writer's worker is busy now
+        start = time.perf_counter()
+        labels = [s.label for s in await engine.classify(["好", "差"])]
+        waited = time.perf_counter() - start
+        assert not generation.done()
+        await generation
+    assert labels == ["positive", "negative"]
+    assert waited < 0.5
