@@ -50,6 +50,7 @@ def test_bundled_writer_is_healthy_and_writes_chinese(cfg: NLPConfig) -> None:
 
 def test_bundled_classifier_beats_chance(cfg: NLPConfig) -> None:
     clf = load_classifier(cfg)
+    assert (clf.mode, clf.loaded.adapter_id) == ("head", "classifier")  # the shipped adapter is used
     positives = ["质量很好，物流很快，非常满意，会回购", "衣服很漂亮，尺码合适，好评", "味道不错，送餐也快"]
     negatives = ["太差了，用了一天就坏了，要退货", "客服态度恶劣，再也不买了", "难吃，等了两个小时才送到"]
     out = clf.classify(positives + negatives)

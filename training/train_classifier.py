@@ -8,7 +8,7 @@ Reads top to bottom: config, data, model, optimizer, loop. The loop is accelerat
 `prepare`, `accelerator.backward`, mixed precision where the device allows it. Early stopping
 and the saved checkpoint follow dev macro-F1. The output directory is a peft adapter (LoRA
 weights plus the pooler and head as `modules_to_save`) with the classification config
-(`id2label`) and the tokenizer beside it, loadable through `XIAOER_NLP__CLASSIFIER__ADAPTER`.
+(`id2label`) beside it, loadable through `XIAOER_NLP__CLASSIFIER__ADAPTER`.
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
                 )
                 if metrics["macro_f1"] > state.best_f1:
                     state.best_f1, state.bad_evals = metrics["macro_f1"], 0
-                    save(accelerator, model, tokenizer, cfg.out)
+                    save(accelerator, model, cfg.out)
                 else:
                     state.bad_evals += 1
                 accelerator.save_state(str(ckpt))
@@ -248,10 +248,8 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
     return summary
 
 
-def save(
-    accelerator: Accelerator, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, out: Path
-) -> None:
-    """Adapter + head (modules_to_save) + the classification config with id2label + tokenizer."""
+def save(accelerator: Accelerator, model: torch.nn.Module, out: Path) -> None:
+    """Adapter + pooler and head (modules_to_save) + the classification config with id2label."""
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return
@@ -261,7 +259,7 @@ def save(
     inner = unwrapped.base_model.model
     inner.config.architectures = [type(inner).__name__]  # the base checkpoint says "BertModel"
     inner.config.save_pretrained(out)  # config.json: architectures + id2label, read by the loader
-    tokenizer.save_pretrained(out)
+    # The tokenizer is the base model's (17 MB for e5): it is not copied into the adapter.
 
 
 def split_refs(
