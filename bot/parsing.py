@@ -64,13 +64,13 @@ def pick(value: object, options: tuple[T, ...], default: D) -> T | D:
 
 
 def split_items(text: str) -> list[str]:
-    """"防水；轻便, 大容量" -> ["防水", "轻便", "大容量"] (what /copy asks for as a list)."""
+    """ "防水；轻便, 大容量" -> ["防水", "轻便", "大容量"] (what /copy asks for as a list)."""
     unified = text.replace("；", ";").replace("，", ",").replace("、", ",").replace(",", ";")
     return [p.strip() for p in unified.split(";") if p.strip()]
 
 
 def spec_pair(item: str) -> tuple[str, str]:
-    """"容量=500ml" / "容量：500ml" -> ("容量", "500ml"); a bare value is a "规格"."""
+    """ "容量=500ml" / "容量：500ml" -> ("容量", "500ml"); a bare value is a "规格"."""
     for sep in ("=", "：", ":"):
         if sep in item:
             k, _, v = item.partition(sep)

@@ -221,4 +221,3 @@ def _facts_from_json(d: dict[str, Any]) -> ProductFacts:
         audience=str(d.get("audience", "")),
         extra=str(d.get("extra", "")),
     )
-

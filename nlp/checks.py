@@ -147,9 +147,11 @@ _MEDICAL = "medical_claim"
 _RANKING_CONTEXT = (
     r"销量|全国|全网|全球|世界|行业|排名|同类|国内|亚洲|天下|业界|品类|榜单|人气|口碑|全省|全市|类目|中国"
 )
-# "第一次", "第一步", "第一，…" and the like are harmless ordinals.
+# "第一次", "第一步", "第一把琴", "第一，…" and the like are harmless ordinals: 第一 followed by a
+# measure word counts things, it does not rank them ("位", "名", "家" and "人" stay claims).
 _ORDINAL_FOLLOWERS = (
     r"次|步|天|时间|眼|印象|章|节|条|批|层|代|季|期|阶段|口|手|反应|感觉|道|遍|回|周|年|个|件|款|单|波|轮|部|集"
+    r"|把|台|双|套|只|支|瓶|罐|盒|包|袋|本|张|杯|份|块|片|颗|粒|根|枚|顶|首|场|堂|课|顿|碗|辆|封|束|朵"
     r"|[，,、:：;；。.!！?？\s]|$"
 )
 # What may follow "100%" without it being an absolute claim: a fibre or ingredient composition.
@@ -252,7 +254,7 @@ _AD_RULES: tuple[_AdRule, ...] = (
     ),
     _ad(r"(?:无|零|没有任何|无任何|无毒)副作用", _MEDICAL, "error", _MEDICAL_MSG, "删除安全性断言"),
     _ad(
-        r"杀菌|除菌|抑菌|抗菌|消毒(?!柜|碗柜)|瘦身|助眠|安神|祛湿|补肾|活血|美白|祛斑",
+        r"杀菌|除菌|抑菌|抗菌|消毒(?!柜|碗柜)|瘦身|助眠|安神|提神|祛湿|补肾|活血|美白|祛斑",
         _MEDICAL,
         "warning",
         _MEDICAL_MSG,
@@ -403,7 +405,7 @@ _UNIT_GROUPS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
         1.0,
         tuple("件个只支片包袋瓶盒罐双套粒颗条张根层档挡色种款份杯人匹核倍次代级码号岁段卷组台枚对块"),
     ),
-    ("count", 1.0, ("人份", "pcs", "pc", "pieces")),
+    ("count", 1.0, ("人份", "口人", "口之家", "pcs", "pc", "pieces")),  # "三口之家": 口 counts people
 )
 
 
@@ -427,8 +429,10 @@ _UNIT_RE = "|".join(
     re.escape(u) + ("(?![a-z])" if u[-1].isascii() and u[-1].isalpha() else "")
     for u in sorted(_UNITS, key=len, reverse=True)
 )
+# An Arabic number right after a letter or digit is part of a token ("X500"); a Chinese numeral
+# is not ("DPI三档").
 _QUANTITY = re.compile(
-    rf"(?<![a-z0-9.])(?P<nums>{_NUM_TOKEN}(?:\s*(?:[x×*~\-—–]|至|到)\s*{_NUM_TOKEN})*)\s*(?P<unit>{_UNIT_RE})?"
+    rf"(?:(?<![a-z0-9.])|(?=[{_CN_NUM_CHARS}半]))(?P<nums>{_NUM_TOKEN}(?:\s*(?:[x×*~\-—–]|至|到)\s*{_NUM_TOKEN})*)\s*(?P<unit>{_UNIT_RE})?"
 )
 _NUM_IN_GROUP = re.compile(_NUM_TOKEN)
 _PERCENT_WORDS = re.compile(rf"百分之(?P<num>{_NUM_TOKEN})")
@@ -441,9 +445,13 @@ _MULTIPLIERS = {"万": 1e4, "千": 1e3, "百": 1e2, "亿": 1e8, "w": 1e4, "k": 1
 _CN_DIGITS = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
 _CN_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
-# A bare Chinese "一" + unit is usually idiom ("一年四季", "一个人"), so copy only counts it as a
-# claim next to warranty words ("一年质保").
+# A bare Chinese "一" + unit is usually idiom ("一年四季", "一个人", "一次备齐"), so copy only counts
+# it as a claim when it is a duration next to warranty words ("一年质保").
 _WARRANTY_NEAR = re.compile(r"质保|保修|保固|包换|换新|保质期|有效期")
+# A number right after 第 is an ordinal ("第二天" is the next day, not two days); one right after
+# 早/晚 is a time of day ("早八人", "早8晚10", "今晚8点").  Neither is a duration or a count.
+_ORDINAL_BEFORE = "第"
+_CLOCK_BEFORE = "早晚"
 
 
 @dataclass(frozen=True)
@@ -471,6 +479,14 @@ def _parse_chinese_number(token: str) -> float | None:
             section, digit = 0, None
         previous = ch
     return float(total + section + (digit or 0))
+
+
+def _parse_approximate(token: str) -> tuple[float, float] | None:
+    """(low, high) of an approximate Chinese range written as two digits ("两三", "三五", "七八")."""
+    if len(token) != 2 or any(ch not in _CN_DIGITS for ch in token):
+        return None
+    low, high = (_CN_DIGITS[ch] for ch in token)
+    return (float(low), float(high)) if 0 < low < high else None
 
 
 def _parse_number(token: str) -> _Number | None:
@@ -502,9 +518,20 @@ def _readings(number: _Number, unit: str) -> tuple[tuple[str, float], ...]:
     return tuple((dim, _key(number.raw * factor)) for dim, factor in _UNITS[unit])
 
 
-def _chinese_one_is_idiom(text: str, start: int, end: int) -> bool:
+def _chinese_one_is_idiom(text: str, start: int, end: int, unit: str | None) -> bool:
+    if unit is None or not any(dim == "time" for dim, _ in _UNITS[unit]):
+        return True
     window = text[max(0, start - 4) : end + 4]
     return not _WARRANTY_NEAR.search(window)
+
+
+def _not_an_amount(text: str, start: int, unit: str | None) -> bool:
+    """Ordinals ("第二天") and times of day ("早八人", "晚10点") rather than amounts."""
+    if start == 0:
+        return False
+    before = text[start - 1]
+    is_time = unit is not None and any(dim == "time" for dim, _ in _UNITS[unit])
+    return (before == _ORDINAL_BEFORE and is_time) or (before in _CLOCK_BEFORE and not is_time)
 
 
 @dataclass(frozen=True)
@@ -518,14 +545,24 @@ def _quantity_matches(text: str, *, strict_one: bool) -> Iterator[_QuantityMatch
     """Numbers in `text` with their units; Chinese numerals only count when a unit follows."""
     for m in _QUANTITY.finditer(text):
         unit = m.group("unit")
+        if _not_an_amount(text, m.start(), unit):
+            continue
         quantities: list[_Quantity] = []
         for token in _NUM_IN_GROUP.findall(m.group("nums")):
+            approximate = _parse_approximate(token)
             number = _parse_number(token)
-            if number is None or (number.chinese and unit is None):
+            numbers = [number] if number else [_Number(v, True) for v in approximate or ()]
+            if not numbers or (numbers[0].chinese and unit is None):
                 continue
-            if strict_one and number.chinese and number.raw == 1 and _chinese_one_is_idiom(text, *m.span()):
+            # "一两天" is as vague as "一天"
+            if (
+                strict_one
+                and numbers[0].chinese
+                and numbers[0].raw == 1
+                and _chinese_one_is_idiom(text, *m.span(), unit)
+            ):
                 continue
-            quantities.append(_Quantity(number.raw, _readings(number, unit) if unit else ()))
+            quantities.extend(_Quantity(n.raw, _readings(n, unit) if unit else ()) for n in numbers)
         if quantities:
             yield _QuantityMatch(m.start(), m.end(), tuple(quantities))
     for m in _PERCENT_WORDS.finditer(text):
@@ -569,6 +606,11 @@ _REGIONS = (
     "台湾", "香港",
 )  # fmt: skip
 _COUNTRY_RE = "|".join(sorted(_COUNTRIES, key=len, reverse=True))
+_CLAUSE_PUNCT = "，,。！？!?；;\n"
+_GIFT_RECIPIENTS = (
+    r"亲友|亲朋|朋友|好友|家人|长辈|父母|爸妈|老师|同事|客户|恋人|爱人|伴侣|男友|女友|男朋友|女朋友|闺蜜|他人|友人"
+    r"|对方|ta|他|她"
+)
 _PLACE_RE = "|".join(sorted((*_COUNTRIES, *_REGIONS), key=len, reverse=True))
 
 
@@ -594,6 +636,10 @@ _TERM_RULES: tuple[_TermRule, ...] = (
         r"五颜六色|一年四季|三天两头|一日三餐|一天到晚|一年到头|四面八方|七上八下|十全十美|三番五次|一模一样"
         r"|千家万户|百里挑一|千变万化|万无一失|一应俱全|一分钱一分货|一步到位|三五成群|十足|百搭|一次性",
     ),
+    # "两次大扫除之间": between two occurrences of something, the two is no count of the product's
+    _term("", rf"(?<![\d.])(?:两|2)\s*次(?=[^{_CLAUSE_PUNCT}]{{1,8}}?之间)"),
+    # the buyer giving the product away ("作为小礼物赠送亲友") is no promise of a free gift
+    _term("", rf"(?:礼物|礼品|伴手礼)(?:赠送|送给|赠予)|(?:赠送|赠予)给?(?:{_GIFT_RECIPIENTS})"),
     # materials
     _term("材质", r"纯棉|全棉|100\s*%\s*(?:纯)?棉", "纯棉", "全棉", "100%棉", "100%纯棉"),
     _term("材质", r"(?:新疆)?(?:长绒|精梳|有机)棉|新疆棉"),

@@ -112,14 +112,23 @@ def reply_chat(
 
 
 def reply_few_shot(
-    review: str, label: Label, aspects: tuple[str, ...], profile: ShopProfile, tone: Tone, language: str
+    review: str,
+    label: Label,
+    aspects: tuple[str, ...],
+    profile: ShopProfile,
+    tone: Tone,
+    language: str,
+    shots: bool = True,
 ) -> str:
+    """The base model's document; `shots=False` is the trained adapter's prompt (no examples)."""
+    target = _reply_block(profile.category or "综合", review, label, tone, None, aspects)
+    if not shots:
+        return reply_instruction(profile, tone, language) + "\n" + target
     head = "以下是网店客服回复顾客评价的范例。" + reply_instruction(profile, tone, language) + "\n\n"
     blocks = [
         _reply_block(ex.category, ex.review, ex.label, ex.tone, ex.reply) + f"\n{END}\n"
         for ex in REPLY_EXAMPLES
     ]
-    target = _reply_block(profile.category or "综合", review, label, tone, None, aspects)
     return head + "\n".join(blocks) + "\n" + target
 
 
@@ -199,7 +208,14 @@ def copy_chat(facts: ProductFacts, platform: Platform, length: Length, tone: Ton
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def copy_few_shot(facts: ProductFacts, platform: Platform, length: Length, tone: Tone) -> str:
+def copy_few_shot(
+    facts: ProductFacts, platform: Platform, length: Length, tone: Tone, shots: bool = True
+) -> str:
+    if not shots:
+        return (
+            copy_instruction(platform, length, tone)
+            + f"\n平台：{PLATFORM_ZH[platform]}\n{facts_block(facts)}\n文案：\n"
+        )
     head = "以下是电商商品文案的范例。" + copy_instruction(platform, length, tone) + "\n\n"
     blocks = [
         f"平台：{PLATFORM_ZH[ex.platform]}\n{facts_block(ex.facts)}\n文案：\n{ex.copy}\n{END}\n"
@@ -233,7 +249,9 @@ STRATEGY_EXAMPLE = (
 )
 
 
-def strategy_few_shot(summary: str) -> str:
+def strategy_few_shot(summary: str, shots: bool = True) -> str:
+    if not shots:
+        return strategy_instruction() + "\n统计：" + quote(summary, 3000) + "\n建议：\n"
     return (
         "以下是电商运营顾问根据评价统计给出的改进建议。"
         + strategy_instruction()

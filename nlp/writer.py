@@ -63,6 +63,8 @@ class Writer:
         self.cfg = cfg
         tok = loaded.tokenizer
         self.chat = getattr(tok, "chat_template", None) is not None
+        # A base model with a trained adapter learnt the bare prompt; without one it needs examples.
+        self.shots = not loaded.adapter_id
         stop_ids = {tok.eos_token_id}
         end_of_turn = (
             tok.convert_tokens_to_ids("<end_of_turn>") if "<end_of_turn>" in tok.get_vocab() else None
@@ -161,14 +163,16 @@ class Writer:
             tone = req.tone or req.profile.tone
             lang = req.profile.language if req.profile.language != "auto" else detect_language(req.review)
             s = req.sentiment
-            build = prompts.reply_chat if self.chat else prompts.reply_few_shot
-            p: Prompt = build(req.review, s.label, s.aspects, req.profile, tone, lang)
+            args = (req.review, s.label, s.aspects, req.profile, tone, lang)
+            p: Prompt = (
+                prompts.reply_chat(*args) if self.chat else prompts.reply_few_shot(*args, shots=self.shots)
+            )
             return p, req.n, "reply", {**sampling, "tone": tone, "language": lang, "label": s.label}
         if isinstance(req, CopyRequest):
             if not req.facts.name.strip():
                 raise InputError("请提供商品名称 / the product needs a name")
-            build_c = prompts.copy_chat if self.chat else prompts.copy_few_shot
-            p = build_c(req.facts, req.platform, req.length, req.tone)
+            cargs = (req.facts, req.platform, req.length, req.tone)
+            p = prompts.copy_chat(*cargs) if self.chat else prompts.copy_few_shot(*cargs, shots=self.shots)
             return (
                 p,
                 req.n,
@@ -176,7 +180,7 @@ class Writer:
                 {**sampling, "platform": req.platform, "length": req.length, "tone": req.tone},
             )
         summary = req.digest.render()
-        p = prompts.strategy_chat(summary) if self.chat else prompts.strategy_few_shot(summary)
+        p = prompts.strategy_chat(summary) if self.chat else prompts.strategy_few_shot(summary, self.shots)
         return p, 1, "strategy", sampling
 
     def _check(self, req: Request, text: str) -> list[Finding]:

@@ -176,7 +176,7 @@ async def test_model_load_failure_is_reported_not_fatal() -> None:
 
 
 async def test_review_cards_do_not_wait_behind_a_long_generation() -> None:
-    engine, _, writer = make(writer=SlowWriter(steps=40, step_s=0.05))  # ~2 s of generation
+    engine, _, _ = make(writer=SlowWriter(steps=40, step_s=0.05))  # ~2 s of generation
     async with engine:
         generation = asyncio.create_task(engine.generate(object()))  # type: ignore[arg-type]
         await asyncio.sleep(0.1)  # the writer's worker is busy now

@@ -32,6 +32,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from nlp.types import LABELS
 from training.data import Example
+from training.loop import TrainState, linear_schedule
 from training.metrics import classification_report
 
 log = logging.getLogger(__name__)
@@ -61,16 +62,6 @@ class ClassifierTrainConfig:
     mixed_precision: str = "auto"  # "auto": bf16 on CUDA devices that support it, else fp32
     resume: bool = True  # continue from out/checkpoint if it exists
     extra: dict[str, object] = field(default_factory=dict)  # recorded in the model card
-
-
-@dataclass
-class TrainState:
-    """What a resumed run needs besides the weights and optimizer (saved by accelerate)."""
-
-    step: int = 0  # optimizer steps done
-    best_f1: float = -1.0
-    bad_evals: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def get_dataloaders(
@@ -168,10 +159,7 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
     steps_per_epoch = math.ceil(len(train_dl) / cfg.grad_accum)
     total = steps_per_epoch * cfg.epochs
     warmup = int(total * cfg.warmup_ratio)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (total - s) / max(1, total - warmup)),
-    )
+    scheduler = linear_schedule(optimizer, total, warmup)
     loss_fn = torch.nn.CrossEntropyLoss(
         weight=weights.to(accelerator.device) if weights is not None else None
     )
@@ -180,8 +168,8 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
     ckpt = cfg.out / "checkpoint"
     if cfg.resume and (ckpt / "state.json").is_file():
         accelerator.load_state(str(ckpt))
-        state = TrainState(**json.loads((ckpt / "state.json").read_text()))
-        accelerator.print(f"resumed from step {state.step} (best dev macro-F1 {state.best_f1:.4f})")
+        state = TrainState.load(ckpt / "state.json")
+        accelerator.print(f"resumed from step {state.step} (best dev macro-F1 {state.best:.4f})")
 
     start = time.perf_counter()
     model.train()
@@ -216,14 +204,14 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
                 accelerator.print(
                     f"step {state.step}: dev acc {metrics['accuracy']:.4f} F1 {metrics['macro_f1']:.4f}"
                 )
-                if metrics["macro_f1"] > state.best_f1:
-                    state.best_f1, state.bad_evals = metrics["macro_f1"], 0
+                if metrics["macro_f1"] > state.best:
+                    state.best, state.bad_evals = metrics["macro_f1"], 0
                     save(accelerator, model, cfg.out)
                 else:
                     state.bad_evals += 1
                 accelerator.save_state(str(ckpt))
                 if accelerator.is_main_process:
-                    (ckpt / "state.json").write_text(json.dumps(asdict(state)))
+                    state.save(ckpt / "state.json")
                 if state.bad_evals >= cfg.patience:
                     accelerator.print("early stop: dev macro-F1 stopped improving")
                     done = True
@@ -233,7 +221,7 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
     bar.close()
     seconds = time.perf_counter() - start
     summary = {
-        "best_dev_macro_f1": state.best_f1,
+        "best_dev_macro_f1": state.best,
         "steps": state.step,
         "seconds": round(seconds, 1),
         "train_labels": dict(counts),
