@@ -429,10 +429,8 @@ _UNIT_RE = "|".join(
     re.escape(u) + ("(?![a-z])" if u[-1].isascii() and u[-1].isalpha() else "")
     for u in sorted(_UNITS, key=len, reverse=True)
 )
-# An Arabic number right after a letter or digit is part of a token ("X500"); a Chinese numeral
-# is not ("DPI三档").
 _QUANTITY = re.compile(
-    rf"(?:(?<![a-z0-9.])|(?=[{_CN_NUM_CHARS}半]))(?P<nums>{_NUM_TOKEN}(?:\s*(?:[x×*~\-—–]|至|到)\s*{_NUM_TOKEN})*)\s*(?P<unit>{_UNIT_RE})?"
+    rf"(?<![a-z0-9.])(?P<nums>{_NUM_TOKEN}(?:\s*(?:[x×*~\-—–]|至|到)\s*{_NUM_TOKEN})*)\s*(?P<unit>{_UNIT_RE})?"
 )
 _NUM_IN_GROUP = re.compile(_NUM_TOKEN)
 _PERCENT_WORDS = re.compile(rf"百分之(?P<num>{_NUM_TOKEN})")
@@ -452,6 +450,9 @@ _WARRANTY_NEAR = re.compile(r"质保|保修|保固|包换|换新|保质期|有�
 # 早/晚 is a time of day ("早八人", "早8晚10", "今晚8点").  Neither is a duration or a count.
 _ORDINAL_BEFORE = "第"
 _CLOCK_BEFORE = "早晚"
+# Approximate ranges ("八九个小时", "一两天") are vague talk, except as a serving size: "两三个人吃",
+# "三五口之家".
+_PEOPLE = re.compile(r"(?:个|口)?人|人份|口之家")
 
 
 @dataclass(frozen=True)
@@ -548,8 +549,9 @@ def _quantity_matches(text: str, *, strict_one: bool) -> Iterator[_QuantityMatch
         if _not_an_amount(text, m.start(), unit):
             continue
         quantities: list[_Quantity] = []
+        counts_people = unit is not None and _PEOPLE.match(text, m.start("unit")) is not None
         for token in _NUM_IN_GROUP.findall(m.group("nums")):
-            approximate = _parse_approximate(token)
+            approximate = _parse_approximate(token) if counts_people else None
             number = _parse_number(token)
             numbers = [number] if number else [_Number(v, True) for v in approximate or ()]
             if not numbers or (numbers[0].chinese and unit is None):
@@ -634,7 +636,9 @@ _TERM_RULES: tuple[_TermRule, ...] = (
     _term(
         "",
         r"五颜六色|一年四季|三天两头|一日三餐|一天到晚|一年到头|四面八方|七上八下|十全十美|三番五次|一模一样"
-        r"|千家万户|百里挑一|千变万化|万无一失|一应俱全|一分钱一分货|一步到位|三五成群|十足|百搭|一次性",
+        r"|千家万户|百里挑一|千变万化|万无一失|一应俱全|一分钱一分货|一步到位|三五成群|十足|百搭|一次性"
+        # "四周" is "all around" unless it reads as a duration ("四周后", "四周内见效")
+        r"|四周(?!\s*(?:后|内|以内|以上|左右|起|时间|的时间|即可|见效|年))",
     ),
     # "两次大扫除之间": between two occurrences of something, the two is no count of the product's
     _term("", rf"(?<![\d.])(?:两|2)\s*次(?=[^{_CLAUSE_PUNCT}]{{1,8}}?之间)"),
@@ -789,19 +793,34 @@ _SEPARATORS = "[\\s\\-_·/]*"
 
 @dataclass(frozen=True)
 class _FactIndex:
+    literal: str  # normalised
     text: str  # normalised, Chinese digits as Arabic
     readings: frozenset[tuple[str, float]]
     bare: frozenset[float]  # numbers stated without a unit
     numbers: frozenset[float]  # every number stated
 
 
+def _fact_text(facts: ProductFacts) -> str:
+    """`ProductFacts.fact_text()`, but with each spec's key and value apart ("DPI 800/1200")."""
+    specs = (f"{k} {v}" for k, v in facts.specs.items())
+    parts = [facts.name, *facts.selling_points, *specs, facts.price, facts.audience, facts.extra]
+    return "\n".join(p for p in parts if p)
+
+
+_LATIN_THEN_CN_NUMBER = re.compile(rf"(?<=[a-z])(?=[{_CN_NUM_CHARS}])")
+
+
 def _index_facts(facts: ProductFacts) -> _FactIndex:
-    text = _normalise(facts.fact_text()).norm
-    quantities = [q for m in _quantity_matches(text, strict_one=False) for q in m.quantities]
+    text = _normalise(_fact_text(facts)).norm
+    # In copy a number glued to a Latin token is no claim of its own, but a fact "DPI三档可调"
+    # still states 三档.
+    spaced = _LATIN_THEN_CN_NUMBER.sub(" ", text)
+    quantities = [q for m in _quantity_matches(spaced, strict_one=False) for q in m.quantities]
     price = _normalise(facts.price).norm
     price_numbers = [_key(q.raw) for m in _quantity_matches(price, strict_one=False) for q in m.quantities]
     readings = {r for q in quantities for r in q.readings} | {("cny", v) for v in price_numbers}
     return _FactIndex(
+        literal=text,
         text=text.translate(_DIGIT_WORDS),
         readings=frozenset(readings),
         bare=frozenset(_key(q.raw) for q in quantities if not q.readings),
@@ -810,14 +829,23 @@ def _index_facts(facts: ProductFacts) -> _FactIndex:
 
 
 def _mentions(facts: _FactIndex, needle: str) -> bool:
-    """Whether the facts contain `needle`, ignoring spacing/hyphens; Latin needles match whole tokens."""
-    needle = re.sub(_SEPARATORS, "", _normalise(needle).norm.translate(_DIGIT_WORDS))
+    """Whether the facts contain `needle`, ignoring spacing/hyphens; Latin needles match whole tokens.
+
+    Chinese digits may stand for Arabic ones ("买二送一" = "买2送1"), but a Chinese digit never
+    extends a Latin token: "2C1A三接口" mentions "2C1A".
+    """
+    norm = _normalise(needle).norm
+    return _contains(facts.literal, norm) or _contains(facts.text, norm.translate(_DIGIT_WORDS))
+
+
+def _contains(text: str, needle: str) -> bool:
+    needle = re.sub(_SEPARATORS, "", needle)
     if not needle:
         return False
     body = _SEPARATORS.join(re.escape(c) for c in needle)
     before = "(?<![a-z0-9])" if needle[0].isascii() and needle[0].isalnum() else ""
     after = "(?![a-z0-9])" if needle[-1].isascii() and needle[-1].isalnum() else ""
-    return re.search(before + body + after, facts.text) is not None
+    return re.search(before + body + after, text) is not None
 
 
 def _quantity_supported(facts: _FactIndex, quantity: _Quantity) -> bool:
@@ -842,6 +870,22 @@ def _invented_fact(label: str, span: str) -> Finding:
     return Finding("invented_fact", "error", message, span)
 
 
+# "可收纳4件羽绒外套", "适用于不锈钢锅具": a material directly followed by an item noun, after a
+# storing/fitting verb in the same clause, is the material of what the product holds or fits.
+_HOLDS = re.compile(r"收纳|存放|可放|能放|放得下|可装|能装|装得下|容纳|适用|兼容|适配")
+_ITEM_NOUN = re.compile(
+    r"外套|大衣|夹克|[服衣衫裤裙鞋靴帽袜被褥枕毯垫]|制品|用品|衣物|锅|壶|杯|碗|盘|餐具|首饰|饰品|家具|地板"
+)
+
+
+def _material_of_held_item(text: str, claim: _Claim) -> bool:
+    return (
+        claim.label == "材质"
+        and _ITEM_NOUN.match(text, claim.end) is not None
+        and _HOLDS.search(_clause_before(text, claim.start)) is not None
+    )
+
+
 def check_copy(copy_text: str, facts: ProductFacts) -> list[Finding]:
     """Advertising-law lint plus every factual claim in the copy that `facts` does not support."""
     text = _normalise(copy_text)
@@ -849,7 +893,7 @@ def check_copy(copy_text: str, facts: ProductFacts) -> list[Finding]:
     invented = (
         _invented_fact(claim.label, text.source(claim.start, claim.end))
         for claim in _claims(text.norm, strict_one=True)
-        if not _claim_supported(index, claim)
+        if not _claim_supported(index, claim) and not _material_of_held_item(text.norm, claim)
     )
     return [*lint_ad_claims(copy_text), *_unique(invented)]
 
@@ -1083,7 +1127,10 @@ def _length_finding(reply: str) -> Finding | None:
 
 
 def check_reply(reply: str, review: str, profile: ShopProfile) -> list[Finding]:
-    """Problems in a drafted reply to `review` for the shop described by `profile`."""
+    """Problems in a drafted reply to `review` for the shop described by `profile`.
+
+    Replies are public text, so they get the advertising-law lint that copy gets.
+    """
     if _is_blank(reply):
         return [Finding("empty", "error", "回复为空或只有标点符号，请重新生成")]
     norm = _normalise(reply)
@@ -1094,6 +1141,7 @@ def check_reply(reply: str, review: str, profile: ShopProfile) -> list[Finding]:
         *_repeat_findings(reply),
         *_promise_findings(norm, policy),
         *_unique(_unsafe_findings(norm)),
+        *lint_ad_claims(reply),
         *(f for f in optional[1:] if f is not None),
     ]
 

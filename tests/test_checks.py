@@ -92,6 +92,7 @@ def test_medical_claims_are_errors(text: str, span: str) -> None:
         ("纯天然无添加", "纯天然无添加"),
         ("最新款", "最新款"),
         ("抑菌洗衣液", "抑菌"),
+        ("一杯提神醒脑", "提神"),
     ],
 )
 def test_softer_claims_are_warnings(text: str, span: str) -> None:
@@ -119,6 +120,8 @@ def test_softer_claims_are_warnings(text: str, span: str) -> None:
         "第一步，打开盖子；第二步，倒入热水",
         "第一，材质好；第二，价格实惠",
         "第一时间发货",
+        "送给孩子的第一把琴",
+        "第一台咖啡机",
         "唯一的缺点是有点重",
         "100%纯棉",
         "100%桑蚕丝面料",
@@ -310,6 +313,79 @@ def test_chinese_one_counts_next_to_warranty_words() -> None:
     assert spans(check_copy("一年质保", facts)) == ["一年"]
     assert spans(check_copy("质保一年", facts)) == ["一年"]
     assert spans(check_copy("两年质保", CUP)) == ["两年", "质保"]
+
+
+MOUSE = ProductFacts(
+    name="无线鼠标",
+    selling_points=("DPI三档可调", "静音按键"),
+    specs={"DPI": "800/1200/1600"},
+)
+CHARGER = ProductFacts(name="65W氮化镓充电器", selling_points=("2C1A三接口",))
+
+
+@pytest.mark.parametrize(
+    ("copy", "facts"),
+    [
+        # a Chinese digit in the facts does not glue onto a Latin token ("2C1A三接口")
+        ("2C1A接口，手机电脑一起充", CHARGER),
+        # spec key and value are indexed apart ("DPI" + "800/1200/1600"), and a Chinese numeral
+        # right after a Latin word in the facts still counts ("DPI三档可调")
+        ("三档DPI随心切换：800、1200、1600", MOUSE),
+        ("DPI800/1200/1600三档可调", MOUSE),
+        # ordinals and times of day are no amounts
+        ("今天下单，第二天就能收到", ProductFacts(name="抽纸")),
+        ("第3天开始见效", ProductFacts(name="花肥")),
+        ("早八人的续命水", ProductFacts(name="冷萃咖啡")),
+        ("营业时间早8晚10", ProductFacts(name="蛋糕")),
+        # "四周" = all around
+        ("垫子四周加厚包边", ProductFacts(name="地垫")),
+        # bare 一 + a count is idiom even next to a warranty word
+        ("开学换新，一次备齐", ProductFacts(name="文具套装")),
+        ("换新一次备齐", ProductFacts(name="文具套装")),
+        # the material of what the product stores or fits is not the product's material
+        ("可收纳厚重的羽绒外套", ProductFacts(name="真空压缩袋")),
+        ("适用于不锈钢锅具", ProductFacts(name="钢丝球")),
+        # the buyer giving the product away is no free-gift promise
+        ("适合作为小礼物赠送亲友", ProductFacts(name="香薰蜡烛")),
+        ("也可以赠送给朋友", ProductFacts(name="香薰蜡烛")),
+        # "between two occurrences" is no count
+        ("两次大扫除之间也能保持干净", ProductFacts(name="除尘掸")),
+        # vague approximate ranges other than serving sizes stay vague talk
+        ("每天对着电脑八九个小时的人", ProductFacts(name="鼠标垫")),
+        ("忙起来一两天忘了浇水也没关系", ProductFacts(name="种菜箱")),
+        # serving sizes the facts state
+        ("适合三到五口之家", ProductFacts(name="电饭煲", specs={"适用人数": "3-5人"})),
+        ("两三个人吃刚好", ProductFacts(name="火锅底料", specs={"份量": "2~3人份"})),
+    ],
+)
+def test_wording_that_is_no_invented_fact(copy: str, facts: ProductFacts) -> None:
+    assert check_copy(copy, facts) == []
+
+
+@pytest.mark.parametrize(
+    ("copy", "span"),
+    [
+        ("适合三到五口之家", "三到五口之家"),
+        ("一家三口人都够吃", "三口人"),
+        ("两三个人吃刚好", "两三个"),
+        ("第三代升级款", "三代"),  # ordinals of things still count
+        ("四周见效", "四周"),  # "四周" as a duration
+        ("坚持四周后", "四周"),
+        ("最晚3天发货", "3天"),  # 早/晚 before a duration
+    ],
+)
+def test_new_readings_still_flag_invented_facts(copy: str, span: str) -> None:
+    assert spans(check_copy(copy, ProductFacts(name="电饭煲")), "invented_fact") == [span]
+
+
+def test_material_of_the_product_itself_is_still_checked() -> None:
+    facts = ProductFacts(name="收纳袋")
+    assert spans(check_copy("羽绒外套，可收纳到口袋里", facts)) == ["羽绒"]
+    assert spans(check_copy("可收纳的袋子采用羽绒填充", facts)) == ["羽绒"]
+
+
+def test_free_gift_promise_is_still_checked() -> None:
+    assert spans(check_copy("下单赠送精美礼品", ProductFacts(name="香薰蜡烛"))) == ["赠送"]
 
 
 def test_chinese_one_in_idioms_is_not_a_claim() -> None:
@@ -532,6 +608,14 @@ def test_length_warning() -> None:
     assert codes(findings) == ["too_long"]
     assert findings[0].severity == "warning"
     assert check_reply("亲" * 300, REVIEW, PROFILE) == []
+
+
+def test_reply_includes_ad_lint_findings() -> None:
+    findings = check_reply("感谢支持，我们会一直提供最好的服务。", "很好", PROFILE)
+    assert codes(findings) == ["forbidden_claim"]
+    assert spans(findings) == ["最好"]
+    assert findings[0].severity == "error"
+    assert check_reply("亲，开封后最好冷藏保存，感谢支持。", "很好", PROFILE) == []
 
 
 def test_reply_with_several_problems() -> None:

@@ -124,3 +124,32 @@ def test_classification_report_binary_scoring_and_confusion() -> None:
     # binary gold: macro-F1 averages negative and positive only; the neutral guess is an error
     assert r.macro_f1 == pytest.approx((2 / 3 + 0.5) / 2)
     assert "confusion" in r.render()
+
+
+def test_project_writer_examples_pass_the_products_own_checks() -> None:
+    """What the writer learns from must pass what its drafts are checked with."""
+    from nlp.checks import check_copy, check_reply
+    from nlp.types import ProductFacts, ShopProfile
+
+    root = Path(__file__).resolve().parents[1] / "training" / "data"
+    for row in read_examples(root / "copy.jsonl"):
+        f = row["facts"]
+        facts = ProductFacts(
+            name=f["name"],
+            selling_points=tuple(f.get("selling_points", ())),
+            specs=dict(f.get("specs", {})),
+            price=f.get("price", ""),
+            audience=f.get("audience", ""),
+            extra=f.get("extra", ""),
+        )
+        assert check_copy(row["response"], facts) == [], row["id"]
+    for name in ("replies_a.jsonl", "replies_b.jsonl"):
+        for row in read_examples(root / name):
+            p = row["profile"]
+            profile = ShopProfile(
+                name=p["name"], tone=row["tone"], signature=p.get("signature", ""), policy=p["policy"]
+            )
+            errors = [
+                f for f in check_reply(row["response"], row["review"], profile) if f.severity == "error"
+            ]
+            assert errors == [], row["id"]

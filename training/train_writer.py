@@ -286,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--data", nargs="+", type=Path, required=True, help="JSONL writer examples")
     ap.add_argument("--dev-fraction", type=float, default=0.1)
+    ap.add_argument("--max-examples", type=int, default=0, help="random subset for short CPU runs (0: all)")
     ap.add_argument(
         "--base", type=Path, default=None, help="causal LM directory (default: the bundled Gemma)"
     )
@@ -311,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seed = args.seed if args.seed is not None else 42
     random.Random(seed).shuffle(examples)
+    if args.max_examples:
+        examples = examples[: args.max_examples]
     n_dev = max(1, int(len(examples) * args.dev_fraction))
     dev, train_set = examples[:n_dev], examples[n_dev:]
     base = args.base or prepare_gemma(NLPConfig().cache_dir).path
@@ -319,7 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     overrides.pop("base", None)
     cfg = WriterTrainConfig(base=base, **overrides)
-    cfg.extra = {"data": [str(p) for p in args.data], "dev_fraction": args.dev_fraction}
+    cfg.extra = {
+        "data": [str(p) for p in args.data],
+        "dev_fraction": args.dev_fraction,
+        "max_examples": args.max_examples,
+    }
     print(f"train {len(train_set)} examples, dev {len(dev)}")
     summary = train(cfg, train_set, dev)
     print(
