@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.data import DataError, read_examples, read_label_refs, read_labelled, text_hash
+from training.data import DataError, facts_from_dict, read_examples, read_label_refs, read_labelled, text_hash
 from training.metrics import classification_report
 
 
@@ -129,19 +129,11 @@ def test_classification_report_binary_scoring_and_confusion() -> None:
 def test_project_writer_examples_pass_the_products_own_checks() -> None:
     """What the writer learns from must pass what its drafts are checked with."""
     from nlp.checks import check_copy, check_reply
-    from nlp.types import ProductFacts, ShopProfile
+    from nlp.types import ShopProfile
 
     root = Path(__file__).resolve().parents[1] / "training" / "data"
     for row in read_examples(root / "copy.jsonl"):
-        f = row["facts"]
-        facts = ProductFacts(
-            name=f["name"],
-            selling_points=tuple(f.get("selling_points", ())),
-            specs=dict(f.get("specs", {})),
-            price=f.get("price", ""),
-            audience=f.get("audience", ""),
-            extra=f.get("extra", ""),
-        )
+        facts = facts_from_dict(row["facts"])
         assert check_copy(row["response"], facts) == [], row["id"]
     for name in ("replies_a.jsonl", "replies_b.jsonl"):
         for row in read_examples(root / name):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlp.types import LABELS, Label
+from nlp.types import LABELS, Label, ProductFacts
 
 ALIASES: dict[str, Label] = {
     "positive": "positive",
@@ -195,6 +195,18 @@ def read_label_refs(path: Path, shared_dir: Path) -> tuple[list[Example], LoadRe
             raise DataError(f"{path}:{n}: text of {name} row {ref['row']} changed (sha1 mismatch)")
         items.append((text, ref.get("label"), f"{name}:{ref['row']}"))
     return _clean(items, None, where=str(path))
+
+
+def facts_from_dict(f: dict[str, Any]) -> ProductFacts:
+    """A copy example's "facts" object as the writer's ProductFacts."""
+    return ProductFacts(
+        name=str(f["name"]),
+        selling_points=tuple(f.get("selling_points", ())),
+        specs={str(k): str(v) for k, v in dict(f.get("specs", {})).items()},
+        price=str(f.get("price", "")),
+        audience=str(f.get("audience", "")),
+        extra=str(f.get("extra", "")),
+    )
 
 
 TASKS = ("reply", "copy", "strategy")

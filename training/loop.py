@@ -1,12 +1,18 @@
-"""Pieces both training scripts share: resumable state and the learning-rate schedule."""
+"""What both training scripts share: the loop, its resumable state and the learning-rate schedule."""
 
 from __future__ import annotations
 
 import json
+import math
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 
 @dataclass
@@ -35,3 +41,90 @@ def linear_schedule(
         return min(1.0, (step + 1) / max(1, warmup)) * max(0.0, (total - step) / max(1, total - warmup))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def total_steps(batches: int, grad_accum: int, epochs: int) -> int:
+    return math.ceil(batches / grad_accum) * epochs
+
+
+def fit(
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    train_dl: DataLoader[dict[str, torch.Tensor]],
+    *,
+    loss_fn: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor],
+    evaluate: Callable[[], dict[str, float]],
+    score: Callable[[dict[str, float]], float],
+    save: Callable[[], None],
+    ckpt: Path,
+    epochs: int,
+    grad_accum: int,
+    eval_every: int,
+    patience: int,
+    resume: bool = True,
+    eval_at_start: bool = False,
+    desc: str = "train",
+) -> tuple[TrainState, float]:
+    """The loop both scripts run: accumulate, step, evaluate every `eval_every` optimizer steps,
+    keep the best checkpoint by `score` (higher is better), stop after `patience` evaluations
+    without improvement, and save everything needed to resume. Returns the state and seconds."""
+    total = total_steps(len(train_dl), grad_accum, epochs)
+    state = TrainState()
+    if resume and (ckpt / "state.json").is_file():
+        accelerator.load_state(str(ckpt))
+        state = TrainState.load(ckpt / "state.json")
+        accelerator.print(f"resumed from step {state.step} (best score {state.best:.4f})")
+    if eval_at_start and state.step == 0:
+        metrics = evaluate()
+        state.history.append({"step": 0, **_dev(metrics)})
+        accelerator.print("step 0: " + _fmt(metrics))
+
+    start = time.perf_counter()
+    model.train()
+    bar = tqdm(total=total, initial=state.step, desc=desc, disable=not accelerator.is_main_process)
+    for epoch in range(epochs):
+        # a resumed run skips the batches its finished steps already used
+        skip = state.step * grad_accum - epoch * len(train_dl)
+        if skip >= len(train_dl):
+            continue
+        for batch in accelerator.skip_first_batches(train_dl, skip) if skip > 0 else train_dl:
+            with accelerator.accumulate(model):
+                loss = loss_fn(model, batch)
+                accelerator.backward(loss)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            if not accelerator.sync_gradients:
+                continue
+            state.step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if state.step % eval_every and state.step != total:
+                continue
+            metrics = evaluate()
+            state.history.append({"step": state.step, "train_loss": loss.item(), **_dev(metrics)})
+            accelerator.print(f"step {state.step}: " + _fmt(metrics))
+            if score(metrics) > state.best:
+                state.best, state.bad_evals = score(metrics), 0
+                save()
+            else:
+                state.bad_evals += 1
+            accelerator.save_state(str(ckpt))
+            if accelerator.is_main_process:
+                state.save(ckpt / "state.json")
+            if state.bad_evals >= patience:
+                accelerator.print("early stop: the dev score stopped improving")
+                bar.close()
+                return state, time.perf_counter() - start
+    bar.close()
+    return state, time.perf_counter() - start
+
+
+def _dev(metrics: dict[str, float]) -> dict[str, float]:
+    return {f"dev_{k}": v for k, v in metrics.items()}
+
+
+def _fmt(metrics: dict[str, float]) -> str:
+    return ", ".join(f"dev {k} {v:.4f}" for k, v in metrics.items())

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,12 +25,11 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from peft import LoraConfig, PeftModel, get_peft_model
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 from nlp.types import LABELS
 from training.data import Example
-from training.loop import TrainState, linear_schedule
+from training.loop import fit, linear_schedule, total_steps
 from training.metrics import classification_report
 
 log = logging.getLogger(__name__)
@@ -156,70 +153,35 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
     )
     # step counts are computed after prepare: the dataloader may be sharded across processes
     model, optimizer, train_dl, dev_dl = accelerator.prepare(model, optimizer, train_dl, dev_dl)
-    steps_per_epoch = math.ceil(len(train_dl) / cfg.grad_accum)
-    total = steps_per_epoch * cfg.epochs
+    total = total_steps(len(train_dl), cfg.grad_accum, cfg.epochs)
     warmup = int(total * cfg.warmup_ratio)
     scheduler = linear_schedule(optimizer, total, warmup)
     loss_fn = torch.nn.CrossEntropyLoss(
         weight=weights.to(accelerator.device) if weights is not None else None
     )
 
-    state = TrainState()
-    ckpt = cfg.out / "checkpoint"
-    if cfg.resume and (ckpt / "state.json").is_file():
-        accelerator.load_state(str(ckpt))
-        state = TrainState.load(ckpt / "state.json")
-        accelerator.print(f"resumed from step {state.step} (best dev macro-F1 {state.best:.4f})")
+    def loss_of(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        return loss_fn(logits.float(), batch["labels"])
 
-    start = time.perf_counter()
-    model.train()
-    bar = tqdm(
-        total=total,
-        initial=state.step,
+    state, seconds = fit(
+        accelerator,
+        model,
+        optimizer,
+        scheduler,
+        train_dl,
+        loss_fn=loss_of,
+        evaluate=lambda: evaluate(accelerator, model, dev_dl),
+        score=lambda metrics: metrics["macro_f1"],
+        save=lambda: save(accelerator, model, cfg.out),
+        ckpt=cfg.out / "checkpoint",
+        epochs=cfg.epochs,
+        grad_accum=cfg.grad_accum,
+        eval_every=cfg.eval_every,
+        patience=cfg.patience,
+        resume=cfg.resume,
         desc="train classifier",
-        disable=not accelerator.is_main_process,
     )
-    done = False
-    for epoch in range(cfg.epochs):
-        skip = state.step * cfg.grad_accum - epoch * len(train_dl)
-        dl = accelerator.skip_first_batches(train_dl, skip) if skip > 0 else train_dl
-        if skip >= len(train_dl):
-            continue
-        for batch in dl:
-            with accelerator.accumulate(model):
-                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                loss = loss_fn(logits.float(), batch["labels"])
-                accelerator.backward(loss)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            if not accelerator.sync_gradients:
-                continue
-            state.step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if state.step % cfg.eval_every == 0 or state.step == total:
-                metrics = evaluate(accelerator, model, dev_dl)
-                state.history.append({"step": state.step, "loss": loss.item(), **metrics})
-                accelerator.print(
-                    f"step {state.step}: dev acc {metrics['accuracy']:.4f} F1 {metrics['macro_f1']:.4f}"
-                )
-                if metrics["macro_f1"] > state.best:
-                    state.best, state.bad_evals = metrics["macro_f1"], 0
-                    save(accelerator, model, cfg.out)
-                else:
-                    state.bad_evals += 1
-                accelerator.save_state(str(ckpt))
-                if accelerator.is_main_process:
-                    state.save(ckpt / "state.json")
-                if state.bad_evals >= cfg.patience:
-                    accelerator.print("early stop: dev macro-F1 stopped improving")
-                    done = True
-                    break
-        if done:
-            break
-    bar.close()
-    seconds = time.perf_counter() - start
     summary = {
         "best_dev_macro_f1": state.best,
         "steps": state.step,

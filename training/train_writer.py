@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,14 +25,14 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from peft import LoraConfig, get_peft_model
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
 from nlp import prompts
 from nlp.aspects import detect_aspects
 from nlp.checks import detect_language
-from nlp.types import Label, ProductFacts, ShopProfile
-from training.loop import TrainState, linear_schedule
+from nlp.types import Label, ShopProfile
+from training.data import facts_from_dict
+from training.loop import fit, linear_schedule, total_steps
 
 log = logging.getLogger(__name__)
 IGNORE = -100  # label of tokens the loss must not see
@@ -80,15 +78,7 @@ def render(example: dict[str, Any]) -> tuple[str, str]:
             review, label, detect_aspects(review), profile, profile.tone, detect_language(review), shots=False
         )
     elif task == "copy":
-        f = example["facts"]
-        facts = ProductFacts(
-            name=f["name"],
-            selling_points=tuple(f.get("selling_points", ())),
-            specs=dict(f.get("specs", {})),
-            price=f.get("price", ""),
-            audience=f.get("audience", ""),
-            extra=f.get("extra", ""),
-        )
+        facts = facts_from_dict(example["facts"])
         prompt = prompts.copy_few_shot(
             facts,
             example.get("platform", "generic"),
@@ -188,63 +178,32 @@ def train(
     )
     # step counts are computed after prepare: the dataloader may be sharded across processes
     model, optimizer, train_dl, dev_dl = accelerator.prepare(model, optimizer, train_dl, dev_dl)
-    total = math.ceil(len(train_dl) / cfg.grad_accum) * cfg.epochs
+    total = total_steps(len(train_dl), cfg.grad_accum, cfg.epochs)
     scheduler = linear_schedule(optimizer, total, int(total * cfg.warmup_ratio))
 
-    state = TrainState()
-    ckpt = cfg.out / "checkpoint"
-    if cfg.resume and (ckpt / "state.json").is_file():
-        accelerator.load_state(str(ckpt))
-        state = TrainState.load(ckpt / "state.json")
-        accelerator.print(f"resumed from step {state.step} (best dev loss {-state.best:.4f})")
-    if state.step == 0:
-        first = dev_loss(accelerator, model, dev_dl)
-        state.history.append({"step": 0, "dev_loss": first})
-        accelerator.print(f"step 0: dev loss {first:.4f}")
-
-    start = time.perf_counter()
-    model.train()
-    bar = tqdm(total=total, initial=state.step, desc="train writer", disable=not accelerator.is_main_process)
-    stop = False
-    for epoch in range(cfg.epochs):
-        skip = state.step * cfg.grad_accum - epoch * len(train_dl)
-        if skip >= len(train_dl):
-            continue
-        for batch in accelerator.skip_first_batches(train_dl, skip) if skip > 0 else train_dl:
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            if not accelerator.sync_gradients:
-                continue
-            state.step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if state.step % cfg.eval_every == 0 or state.step == total:
-                value = dev_loss(accelerator, model, dev_dl)
-                state.history.append({"step": state.step, "loss": loss.item(), "dev_loss": value})
-                accelerator.print(f"step {state.step}: dev loss {value:.4f}")
-                if -value > state.best:
-                    state.best, state.bad_evals = -value, 0
-                    save(accelerator, model, tokenizer, cfg.out)
-                else:
-                    state.bad_evals += 1
-                accelerator.save_state(str(ckpt))
-                if accelerator.is_main_process:
-                    state.save(ckpt / "state.json")
-                if state.bad_evals >= cfg.patience:
-                    accelerator.print("early stop: dev loss stopped improving")
-                    stop = True
-                    break
-        if stop:
-            break
-    bar.close()
+    state, seconds = fit(
+        accelerator,
+        model,
+        optimizer,
+        scheduler,
+        train_dl,
+        loss_fn=lambda m, batch: m(**batch).loss,
+        evaluate=lambda: {"loss": dev_loss(accelerator, model, dev_dl)},
+        score=lambda metrics: -metrics["loss"],  # lower dev loss is better
+        save=lambda: save(accelerator, model, tokenizer, cfg.out),
+        ckpt=cfg.out / "checkpoint",
+        epochs=cfg.epochs,
+        grad_accum=cfg.grad_accum,
+        eval_every=cfg.eval_every,
+        patience=cfg.patience,
+        resume=cfg.resume,
+        eval_at_start=True,
+        desc="train writer",
+    )
     summary: dict[str, object] = {
         "best_dev_loss": -state.best,
         "steps": state.step,
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
         "train_examples": len(train_set),
         "dev_examples": len(dev_set),
         "skipped_too_long": skipped,
