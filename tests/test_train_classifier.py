@@ -66,3 +66,14 @@ def test_tiny_training_learns_and_the_saved_adapter_reloads(tiny_encoder_dir: Pa
     assert report.macro_f1 == pytest.approx(best)
     texts = [e.text for e in dev]
     torch.testing.assert_close(clf.probabilities(texts), load_classifier(nlp).probabilities(texts))
+
+
+def test_every_numeric_config_field_is_a_command_line_flag() -> None:
+    import argparse
+
+    from training.loop import add_config_args, config_overrides
+
+    ap = argparse.ArgumentParser()
+    add_config_args(ap, ClassifierTrainConfig)
+    args = ap.parse_args(["--lora-top-layers", "2", "--lr", "0.01", "--epochs", "3"])
+    assert config_overrides(args, ClassifierTrainConfig) == {"lora_top_layers": 2, "lr": 0.01, "epochs": 3}

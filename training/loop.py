@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -128,3 +130,20 @@ def _dev(metrics: dict[str, float]) -> dict[str, float]:
 
 def _fmt(metrics: dict[str, float]) -> str:
     return ", ".join(f"dev {k} {v:.4f}" for k, v in metrics.items())
+
+
+NUMERIC = {"int": int, "float": float}
+
+
+def add_config_args(ap: argparse.ArgumentParser, config: type[Any]) -> None:
+    """One --flag per numeric field of a training config dataclass (unset: the field's default)."""
+    for f in fields(config):
+        kind = NUMERIC.get(str(f.type))
+        if kind is not None:
+            ap.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None)
+
+
+def config_overrides(args: argparse.Namespace, config: type[Any]) -> dict[str, Any]:
+    """The numeric config fields the command line set."""
+    names = {f.name for f in fields(config) if str(f.type) in NUMERIC}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}

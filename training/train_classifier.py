@@ -29,7 +29,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from nlp.types import LABELS
 from training.data import Example
-from training.loop import fit, linear_schedule, total_steps
+from training.loop import add_config_args, config_overrides, fit, linear_schedule, total_steps
 from training.metrics import classification_report
 
 log = logging.getLogger(__name__)
@@ -247,18 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-per-file", type=int, default=0, help="random sample per --train file (0: all)")
     ap.add_argument("--base", type=Path, default=None, help="encoder directory (default: the bundled e5)")
     ap.add_argument("--out", type=Path, required=True)
-    for name in (
-        "epochs",
-        "batch_size",
-        "grad_accum",
-        "max_length",
-        "lora_r",
-        "eval_every",
-        "patience",
-        "seed",
-    ):
-        ap.add_argument("--" + name.replace("_", "-"), type=int, default=None)
-    ap.add_argument("--lr", type=float, default=None)
+    add_config_args(ap, ClassifierTrainConfig)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -300,12 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no dev data: give --dev files or --refs with --dev-fraction > 0", file=sys.stderr)
         return 2
     base = args.base or prepare_e5(NLPConfig().cache_dir).path
-    overrides = {
-        k: v
-        for k, v in vars(args).items()
-        if k in ClassifierTrainConfig.__dataclass_fields__ and v is not None
-    }
-    overrides.pop("base", None)
+    overrides = config_overrides(args, ClassifierTrainConfig)
     cfg = ClassifierTrainConfig(base=base, **overrides)
     cfg.extra = {
         "train_files": [str(p) for p in args.train],

@@ -32,7 +32,7 @@ from nlp.aspects import detect_aspects
 from nlp.checks import detect_language
 from nlp.types import Label, ShopProfile
 from training.data import facts_from_dict
-from training.loop import fit, linear_schedule, total_steps
+from training.loop import add_config_args, config_overrides, fit, linear_schedule, total_steps
 
 log = logging.getLogger(__name__)
 IGNORE = -100  # label of tokens the loss must not see
@@ -250,18 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "--base", type=Path, default=None, help="causal LM directory (default: the bundled Gemma)"
     )
     ap.add_argument("--out", type=Path, required=True)
-    for name in (
-        "epochs",
-        "batch_size",
-        "grad_accum",
-        "max_length",
-        "lora_r",
-        "eval_every",
-        "patience",
-        "seed",
-    ):
-        ap.add_argument("--" + name.replace("_", "-"), type=int, default=None)
-    ap.add_argument("--lr", type=float, default=None)
+    add_config_args(ap, WriterTrainConfig)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -276,10 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     n_dev = max(1, int(len(examples) * args.dev_fraction))
     dev, train_set = examples[:n_dev], examples[n_dev:]
     base = args.base or prepare_gemma(NLPConfig().cache_dir).path
-    overrides = {
-        k: v for k, v in vars(args).items() if k in WriterTrainConfig.__dataclass_fields__ and v is not None
-    }
-    overrides.pop("base", None)
+    overrides = config_overrides(args, WriterTrainConfig)
     cfg = WriterTrainConfig(base=base, **overrides)
     cfg.extra = {
         "data": [str(p) for p in args.data],
