@@ -9,8 +9,11 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, ConversationHandler
 from telegram.warnings import PTBUserWarning
 
-from bot.messages import send
+from bot import callbacks as cb
+from bot.i18n import t
+from bot.messages import answer, send
 from bot.runtime import Context
+from nlp.types import Language
 
 END = ConversationHandler.END
 
@@ -37,6 +40,15 @@ def query_of(update: Update) -> CallbackQuery:
     if update.callback_query is None:
         raise RuntimeError("not a callback query")
     return update.callback_query
+
+
+async def parse_or_refuse(query: CallbackQuery, lang: Language) -> cb.Callback | None:
+    """The button's callback data, or None after telling the user it is invalid (forged, stale)."""
+    try:
+        return cb.parse(query.data)
+    except cb.BadCallback:
+        await answer(query, t(lang, "cb.invalid"))
+        return None
 
 
 def message_id_of(query: CallbackQuery) -> int | None:

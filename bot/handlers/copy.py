@@ -12,7 +12,17 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandl
 
 from bot import callbacks as cb
 from bot import keyboards, render
-from bot.handlers.common import END, chat_id, conversation, message_id_of, query_of, reply, text_of, user_id
+from bot.handlers.common import (
+    END,
+    chat_id,
+    conversation,
+    message_id_of,
+    parse_or_refuse,
+    query_of,
+    reply,
+    text_of,
+    user_id,
+)
 from bot.handlers.errors import user_message
 from bot.handlers.start import cancel
 from bot.i18n import HTML, t
@@ -112,10 +122,8 @@ async def got_length(update: Update, context: Context) -> int:
 async def on_variant_button(update: Update, context: Context) -> None:
     """Regenerate, shorten, re-tone or accept a copy variant."""
     query, lang, uid = query_of(update), context.lang, user_id(update)
-    try:
-        choice = cb.parse(query.data)
-    except cb.BadCallback:
-        await answer(query, t(lang, "cb.invalid"))
+    choice = await parse_or_refuse(query, lang)
+    if choice is None:
         return
     old = await context.services.store.get_generation(uid, choice.need_id())
     if old is None or old.kind != "copy":

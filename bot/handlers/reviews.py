@@ -15,7 +15,17 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandl
 
 from bot import callbacks as cb
 from bot import keyboards, render
-from bot.handlers.common import END, chat_id, conversation, message_id_of, query_of, reply, text_of, user_id
+from bot.handlers.common import (
+    END,
+    chat_id,
+    conversation,
+    message_id_of,
+    parse_or_refuse,
+    query_of,
+    reply,
+    text_of,
+    user_id,
+)
 from bot.handlers.errors import user_message
 from bot.handlers.start import cancel
 from bot.i18n import t
@@ -84,10 +94,8 @@ async def stream_reply(
 async def on_card_button(update: Update, context: Context) -> None:
     """Regenerate, re-tone, accept, reject, or write the first reply of a review card."""
     query, lang, uid = query_of(update), context.lang, user_id(update)
-    try:
-        choice = cb.parse(query.data)
-    except cb.BadCallback:
-        await answer(query, t(lang, "cb.invalid"))
+    choice = await parse_or_refuse(query, lang)
+    if choice is None:
         return
     if choice.action == cb.RV_REPLY:
         review = await context.services.store.get_review(uid, choice.need_id())
