@@ -5,6 +5,8 @@ xiaoer run                        the Telegram bot, long polling (XIAOER_TELEGRA
 xiaoer webhook                    the Telegram bot behind XIAOER_TELEGRAM__WEBHOOK_URL
 xiaoer analyze FILE -o OUT.csv    classify a CSV / XLSX / TXT of reviews
 xiaoer models verify|prefetch     build the bundled models now and report sizes and timings
+xiaoer train classifier|lexical|writer ...   fine-tune on your data (--help of each)
+xiaoer eval classifier|writer ...            scores, TF-IDF side by side, the writer's checks
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from pathlib import Path
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("xiaoer")
+TRAINERS = {
+    "classifier": "training.train_classifier",
+    "lexical": "training.train_lexical",
+    "writer": "training.train_writer",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     an.add_argument("-o", "--output", type=Path, required=True)
     mo = sub.add_parser("models", help="bundled model files")
     mo.add_argument("action", choices=["verify", "prefetch"])
+    tr = sub.add_parser("train", help="fine-tune the classifier, its lexical model, or the writer")
+    tr.add_argument("what", choices=list(TRAINERS))
+    tr.add_argument("options", nargs=argparse.REMAINDER, help="see xiaoer train WHAT --help")
+    ev = sub.add_parser("eval", help="evaluate the classifier or the writer")
+    ev.add_argument("what", choices=["classifier", "writer"])
+    ev.add_argument("options", nargs=argparse.REMAINDER, help="see xiaoer eval WHAT --help")
     args = parser.parse_args(argv)
+    if args.command == "train":  # the training scripts read their own flags and no settings
+        import importlib
+
+        return int(importlib.import_module(TRAINERS[args.what]).main(args.options))
 
     try:
         settings = load_settings(args.env_file)
@@ -49,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return _bot(settings, webhook=args.command == "webhook")
     if args.command == "analyze":
         return _analyze(settings, args.file, args.output)
+    if args.command == "eval":
+        from training.evaluate import main as evaluate
+
+        return evaluate([args.what, *args.options], settings.nlp)
     return _models(settings, args.action)
 
 

@@ -8,6 +8,10 @@ Two modes, picked from the checkpoint itself:
   the probabilities are a softmax over cosine similarities to each label's mean description.
   Zero training, honest and better than chance; the trained head replaces it.
 
+A head-mode classifier may carry a lexical model beside it (nlp/lexical.py, saved in the same
+adapter directory by `xiaoer train lexical`): its positive-vs-negative log-odds are combined with
+the encoder's, with weights fitted on dev data; the neutral probability stays the encoder's.
+
 Synchronous and pure; batched with dynamic padding (texts sorted by length so each batch pads
 to its own longest review).
 """
@@ -20,6 +24,7 @@ import torch
 
 from nlp.aspects import detect_aspects
 from nlp.config import ClassifierConfig
+from nlp.lexical import LexicalModel
 from nlp.loading import LoadedModel
 from nlp.types import LABELS, Label, Sentiment
 
@@ -53,7 +58,9 @@ TEMPERATURE = 0.02  # cosine gaps between labels are small (~0.02-0.05): sharpen
 
 
 class Classifier:
-    def __init__(self, loaded: LoadedModel, cfg: ClassifierConfig) -> None:
+    def __init__(
+        self, loaded: LoadedModel, cfg: ClassifierConfig, lexical: LexicalModel | None = None
+    ) -> None:
         self.loaded = loaded
         self.cfg = cfg
         id2label = getattr(loaded.model.config, "id2label", None) or {}
@@ -64,6 +71,7 @@ class Classifier:
         self._head_labels: list[Label] = (
             [next(lab for lab in LABELS if lab == n) for n in names] if self.mode == "head" else []
         )
+        self.lexical = lexical if self.mode == "head" else None
         self._prototypes: torch.Tensor | None = None
 
     def classify(self, texts: Sequence[str]) -> list[Sentiment]:
@@ -79,6 +87,13 @@ class Classifier:
 
     def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
         """(N, 3) probabilities over LABELS (negative, neutral, positive)."""
+        probs = self.encoder_probabilities(texts)
+        if self.lexical is not None:
+            probs = self.lexical.combiner.combine(probs, self.lexical.logits(texts))
+        return probs
+
+    def encoder_probabilities(self, texts: Sequence[str]) -> torch.Tensor:
+        """The encoder's own (N, 3) probabilities, without the lexical model."""
         if self.mode == "head":
             logits = self._batched([PREFIX + t for t in texts], self._logits)  # as in training
             probs = torch.zeros(len(texts), len(LABELS))

@@ -46,7 +46,7 @@ class ClassifierConfig(ModelConfig):
 class WriterConfig(ModelConfig):
     """The generator of replies, copy and strategy notes (bundled: Gemma-3-270M)."""
 
-    max_new_tokens: int = Field(160, ge=8, le=2048)
+    max_new_tokens: int = Field(256, ge=8, le=2048)  # long copy runs to ~210 tokens; replies stop earlier
     temperature: float = Field(0.8, ge=0.0, le=2.0)  # 0 means greedy
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)

@@ -16,6 +16,7 @@ from transformers import (
 from nlp.bundled import e5_dir, gemma_dir
 from nlp.classifier import Classifier
 from nlp.config import NLPConfig
+from nlp.lexical import LexicalModel
 from nlp.loading import load_model, parse_source, resolve_adapter
 from nlp.writer import Writer
 
@@ -44,7 +45,8 @@ def load_classifier(cfg: NLPConfig) -> Classifier:
         default_adapter=default_adapter,
         model_kwargs=kwargs,
     )
-    return Classifier(loaded, c)
+    lexical = LexicalModel.load(adapter) if adapter is not None and head is not None else None
+    return Classifier(loaded, c, lexical)
 
 
 def _head_config(adapter: Path | None) -> PretrainedConfig | None:

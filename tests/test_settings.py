@@ -67,7 +67,7 @@ def test_defaults() -> None:
     assert s.nlp.classifier.device_map == "auto"
     assert s.nlp.writer.max_memory is None
     assert (s.nlp.classifier.batch_size, s.nlp.classifier.max_length) == (32, 256)
-    assert s.nlp.writer.max_new_tokens == 160
+    assert s.nlp.writer.max_new_tokens == 256
     assert s.nlp.writer.temperature == pytest.approx(0.8)
     assert s.nlp.writer.top_p == pytest.approx(0.9)
     assert s.nlp.writer.repetition_penalty == pytest.approx(1.15)

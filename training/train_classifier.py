@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     base = args.base or prepare_e5(NLPConfig().cache_dir).path
     overrides = config_overrides(args, ClassifierTrainConfig)
-    cfg = ClassifierTrainConfig(base=base, **overrides)
+    cfg = ClassifierTrainConfig(base=base, out=args.out, **overrides)
     cfg.extra = {
         "train_files": [str(p) for p in args.train],
         "refs": [str(p) for p in args.refs],

@@ -137,6 +137,30 @@ def get_dataloaders(
     return train_dl, dev_dl, skipped + dev_skipped
 
 
+class ResponseLoss(torch.nn.Module):
+    """Wraps a causal LM so that forward returns the mean loss over response tokens, projecting
+    only those positions through the LM head. Gemma's head maps to a 262k vocabulary and costs
+    as much as the whole body per token; skipping the prompt positions roughly halves a step.
+    Accelerate prepares this wrapper (so distributed runs sync gradients as usual)."""
+
+    def __init__(self, lm: torch.nn.Module) -> None:
+        super().__init__()
+        self.lm = lm
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
+        lm: Any = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        targets = labels[:, 1:]  # position t predicts token t + 1
+        keep = targets != IGNORE
+        logits = lm.get_output_embeddings()(hidden[:, :-1][keep])
+        cap = getattr(lm.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
 def dev_loss(
     accelerator: Accelerator, model: torch.nn.Module, dl: DataLoader[dict[str, torch.Tensor]]
 ) -> float:
@@ -144,9 +168,9 @@ def dev_loss(
     total, tokens = 0.0, 0
     with torch.inference_mode():
         for batch in dl:
-            out = model(**batch)
-            n = int((batch["labels"][:, 1:] != IGNORE).sum())  # the model shifts labels by one
-            loss, count = accelerator.gather_for_metrics((out.loss.detach() * n, torch.tensor(n)))
+            loss = model(**batch)
+            n = int((batch["labels"][:, 1:] != IGNORE).sum())
+            loss, count = accelerator.gather_for_metrics((loss.detach() * n, torch.tensor(n)))
             total += float(loss.sum())
             tokens += int(count.sum())
     model.train()
@@ -172,7 +196,7 @@ def train(
         task_type="CAUSAL_LM",
         target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     )
-    model = get_peft_model(model, lora)
+    model = ResponseLoss(get_peft_model(model, lora))
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
     )
@@ -187,7 +211,7 @@ def train(
         optimizer,
         scheduler,
         train_dl,
-        loss_fn=lambda m, batch: m(**batch).loss,
+        loss_fn=lambda m, batch: m(**batch),
         evaluate=lambda: {"loss": dev_loss(accelerator, model, dev_dl)},
         score=lambda metrics: -metrics["loss"],  # lower dev loss is better
         save=lambda: save(accelerator, model, tokenizer, cfg.out),
@@ -206,6 +230,7 @@ def train(
         "seconds": round(seconds, 1),
         "train_examples": len(train_set),
         "dev_examples": len(dev_set),
+        "dev_ids": [str(e.get("id", "")) for e in dev_set],  # the held-out set `xiaoer eval writer` uses
         "skipped_too_long": skipped,
         "device": str(accelerator.device),
         "mixed_precision": precision,
@@ -226,7 +251,7 @@ def save(
     if not accelerator.is_main_process:
         return
     out.mkdir(parents=True, exist_ok=True)
-    accelerator.unwrap_model(model).save_pretrained(out, save_function=accelerator.save)
+    accelerator.unwrap_model(model).lm.save_pretrained(out, save_function=accelerator.save)
     tokenizer.save_pretrained(out)
 
 
@@ -239,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.data import DataError, read_examples
 
     ap = argparse.ArgumentParser(
-        prog="python -m training.train_writer",
+        prog="xiaoer train writer",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -266,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     dev, train_set = examples[:n_dev], examples[n_dev:]
     base = args.base or prepare_gemma(NLPConfig().cache_dir).path
     overrides = config_overrides(args, WriterTrainConfig)
-    cfg = WriterTrainConfig(base=base, **overrides)
+    cfg = WriterTrainConfig(base=base, out=args.out, **overrides)
     cfg.extra = {
         "data": [str(p) for p in args.data],
         "dev_fraction": args.dev_fraction,

@@ -1,0 +1,201 @@
+"""`xiaoer train ...` and `xiaoer eval ...` run as a merchant runs them, on tiny models and fixtures."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.test_cli import env, xiaoer  # noqa: F401  (the fixture is used by name)
+from training.data import Example
+from training.evaluate import distinct_2, evaluate_set, reply_problems
+
+GOOD = ["质量很好，满意", "物流很快，好评", "喜欢，颜色好看", "服务态度好，满意", "价格便宜，质量好"]
+BAD = ["质量太差了，退货", "物流太慢，差评", "不满意，包装差", "态度差，不喜欢", "太贵了，质量差"]
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path
+
+
+def labelled(texts: list[str], label: str, suffix: str) -> list[tuple[str, str]]:
+    return [(t + suffix, label) for t in texts]
+
+
+def test_train_classifier_then_lexical_then_eval_with_the_tfidf_baseline(
+    env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+    tiny_encoder_dir: Path,
+) -> None:
+    train = write_csv(
+        tmp_path / "shop_train.csv",
+        [
+            r
+            for s in ("", "！", "。", "~")
+            for r in labelled(GOOD, "positive", s) + labelled(BAD, "negative", s)
+        ],
+    )
+    write_csv(tmp_path / "shop_dev.csv", labelled(GOOD, "positive", "啊") + labelled(BAD, "negative", "啊"))
+    test = write_csv(
+        tmp_path / "shop_test.csv", labelled(GOOD, "positive", "呀") + labelled(BAD, "negative", "呀")
+    )
+    adapter = tmp_path / "adapter"
+    common = ["--train", str(train), "--dev", str(tmp_path / "shop_dev.csv")]
+    r = xiaoer(
+        ["train", "classifier", *common, "--base", str(tiny_encoder_dir), "--out", str(adapter),
+         "--epochs", "2", "--batch-size", "8", "--eval-every", "3", "--lora-top-layers", "0",
+         "--max-length", "32"],
+        env, tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (adapter / "adapter_config.json").is_file() and "best dev macro-F1" in r.stdout
+
+    r = xiaoer(
+        ["train", "lexical", *common, "--adapter", str(adapter), "--model", str(tiny_encoder_dir),
+         "--l2", "1e-3", "1e-4", "--buckets", "4096"],
+        env, tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((adapter / "lexical.json").read_text())
+    assert set(meta["dev"]) == {"binary/encoder", "binary/lexical", "binary/combined"}
+    assert meta["dev"]["binary/lexical"]["accuracy"] == 1.0  # the dev phrasings share the train n-grams
+    assert set(meta["dev_macro_f1_by_l2"]) == {"0.001", "0.0001"}
+
+    env = env | {"XIAOER_NLP__CLASSIFIER__ADAPTER": str(adapter)}
+    report = tmp_path / "out" / "report.md"
+    r = xiaoer(
+        ["eval", "classifier", "--test", str(test), "--baseline-train", str(train), "-o", str(report)],
+        env,
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    text = report.read_text()
+    assert "+ lexical model" in text and "TF-IDF trained on shop_train.csv" in text
+    row = next(line for line in text.splitlines() if line.startswith("| shop_test |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "10" and cells[-2:] == ["1.0000", "1.0000"]  # TF-IDF separates these fixtures
+    assert "confusion (rows gold, columns predicted)" in text
+
+
+def test_train_and_eval_refuse_bad_input_with_a_reason(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    bad = tmp_path / "bad.csv"
+    bad.write_text("review,stars\n好,5\n", encoding="utf-8")
+    r = xiaoer(["train", "lexical", "--train", str(bad), "--dev", str(bad)], env, tmp_path)
+    assert r.returncode == 2 and "label" in r.stderr
+    good = write_csv(tmp_path / "ok.csv", labelled(GOOD, "positive", "") + labelled(BAD, "negative", ""))
+    r = xiaoer(
+        ["train", "lexical", "--train", str(good), "--dev", str(good), "--adapter", str(tmp_path)],
+        env,
+        tmp_path,
+    )
+    assert r.returncode == 2 and "is not a classifier adapter" in r.stderr
+    r = xiaoer(["eval", "classifier"], env, tmp_path)
+    assert r.returncode == 2 and "nothing to evaluate" in r.stderr
+    r = xiaoer(["eval", "writer", "--data", str(good)], env, tmp_path)
+    assert r.returncode == 2 and "no writer adapter" in r.stderr
+
+
+def writer_examples(copy: int) -> list[dict[str, object]]:
+    profile = {"name": "小店", "category": "杯", "policy": "质量问题免费补发", "signature": "小店"}
+    out: list[dict[str, object]] = []
+    for i, (review, label, response) in enumerate(
+        [
+            ("物流太慢了", "negative", "抱歉物流慢了，我们会催快递。"),
+            ("质量很好，满意", "positive", "谢谢您喜欢！"),
+            ("包装差，杯子破了", "negative", "抱歉杯子破了，质量问题免费补发。"),
+            ("颜色好看", "positive", "谢谢您的好评！"),
+            ("一般", "neutral", "谢谢您的评价，我们会改进。"),
+            ("客服态度差", "negative", "抱歉客服态度不好，我们会改进服务。"),
+        ]
+    ):
+        out.append(
+            {"id": f"r{copy}-{i}", "task": "reply", "review": review, "label": label, "tone": "warm",
+             "profile": profile, "response": response}
+        )  # fmt: skip
+    out.append(
+        {"id": f"c{copy}", "task": "copy", "facts": {"name": "保温杯", "selling_points": ["不锈钢"]},
+         "platform": "taobao", "length": "short", "tone": "warm", "response": "标题：保温杯\n卖点：不锈钢"}
+    )  # fmt: skip
+    out.append(
+        {
+            "id": f"s{copy}",
+            "task": "strategy",
+            "summary": "共10条评价，好评5、中评2、差评3。",
+            "response": "- 物流：催快递",
+        }
+    )
+    return out
+
+
+def test_train_writer_then_eval_writer_on_its_held_out_examples(
+    env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+    tiny_gemma_dir: Path,
+) -> None:
+    data = tmp_path / "writer.jsonl"
+    data.write_text(
+        "\n".join(json.dumps(e, ensure_ascii=False) for k in (1, 2) for e in writer_examples(k)) + "\n"
+    )
+    out = tmp_path / "writer-adapter"
+    r = xiaoer(
+        ["train", "writer", "--data", str(data), "--base", str(tiny_gemma_dir), "--out", str(out),
+         "--epochs", "1", "--batch-size", "2", "--grad-accum", "1", "--eval-every", "2", "--lora-r", "4",
+         "--dev-fraction", "0.5", "--max-length", "1024"],
+        env, tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert len(summary["dev_ids"]) == summary["dev_examples"] == 8
+
+    reviews = write_csv(
+        tmp_path / "real.csv", labelled(GOOD, "positive", "。") + labelled(BAD, "negative", "。")
+    )
+    env = env | {"XIAOER_NLP__WRITER__ADAPTER": str(out), "XIAOER_NLP__WRITER__MAX_NEW_TOKENS": "8"}
+    report = tmp_path / "writer-report.md"
+    r = xiaoer(
+        ["eval", "writer", "--data", str(data), "--reviews", str(reviews), "--replies", "9", "--copies", "1",
+         "--strategies", "1", "--variants", "2", "--variant-prompts", "2", "--show", "2", "-o", str(report)],
+        env, tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    text = report.read_text()
+    assert "adapter=writer-adapter" in text and "distinct-2 across 2 prompts" in text
+    assert "held-out masked response loss" in text
+    drafts = [json.loads(line) for line in report.with_suffix(".jsonl").read_text().splitlines()]
+    assert sum(d["kind"] == "reply" for d in drafts) == 9  # held-out replies + real reviews up to 9
+    held_out_ids = set(summary["dev_ids"])
+    ours = {d["id"] for d in drafts if not str(d["id"]).startswith("real.csv:")}
+    assert ours and ours <= held_out_ids  # never an example the adapter trained on
+    row = next(line for line in text.splitlines() if line.startswith("| reply |"))
+    passed = sum(not d["problems"] for d in drafts if d["kind"] == "reply")
+    assert f"| {passed} (" in row
+
+
+def test_a_neutral_answer_on_a_binary_set_counts_as_wrong() -> None:
+    examples = [Example("a", "positive"), Example("b", "negative"), Example("c", "positive")]
+    probs = torch.tensor([[0.1, 0.2, 0.7], [0.3, 0.6, 0.1], [0.5, 0.1, 0.4]])  # pos, neutral, neg
+    r = evaluate_set("t", examples, probs, None)
+    assert r.model.accuracy == pytest.approx(1 / 3) and r.neutral_rate == pytest.approx(1 / 3)
+    assert r.polar is not None and r.polar.accuracy == pytest.approx(2 / 3)  # b -> negative counts
+
+
+def test_reply_checks_and_distinct_2() -> None:
+    from nlp.types import ShopProfile
+
+    profile = ShopProfile(policy="质量问题包退换")
+    assert reply_problems("抱歉物流慢了，我们会催促快递尽快送达。", "物流太慢了", profile) == []
+    assert "misses_aspects" in reply_problems("谢谢您的评价，我们会继续努力的。", "物流太慢了", profile)
+    assert any(p.startswith("length") for p in reply_problems("好", "物流太慢了", profile))
+    assert any(
+        p.startswith("too_long") or p.startswith("length")
+        for p in reply_problems("物流" * 200, "物流慢", profile)
+    )
+    assert distinct_2(["abab", "abab"]) == pytest.approx(2 / 6)
+    assert distinct_2(["abc", "xyz"]) == 1.0 and distinct_2([""]) == 0.0

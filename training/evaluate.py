@@ -1,0 +1,481 @@
+"""`xiaoer eval classifier|writer`: the numbers a merchant (and the issue's targets) ask for.
+
+Classifier, on any labelled CSV/JSONL (and on the held-out part of our 3-class references):
+accuracy, macro-F1, per-class F1 and the confusion matrix of the configured classifier, side by
+side with the reference TF-IDF baseline (character 1-3 grams + logistic regression, C chosen
+from {1, 4, 16, 64} by dev macro-F1, as ../shared/data/baseline_tfidf.py does) fitted on
+--baseline-train. On a binary test set a "neutral" answer counts as wrong (it is not the gold
+label); the report also gives the neutral rate and the score when only positive vs negative
+is compared.
+
+Writer, on the held-out examples its adapter never saw (the dev ids written into the
+adapter's training_summary.json) plus, to reach --replies, real reviews from --reviews files
+with the held-out shops' profiles: every draft goes through the product's own checks (language,
+addresses the review's aspects, promises within the shop's policy, no invented facts, no
+forbidden claims, length, repeated sentences, unsafe content); distinct-2 across sampled
+variants; and the masked response loss on the held-out examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nlp.config import NLPConfig
+from nlp.types import LABELS
+from training.data import DataError, Example, read_label_refs, read_labelled
+from training.metrics import Report, classification_report
+
+CS = (1.0, 4.0, 16.0, 64.0)
+MAX_REPLY_UNITS = 150  # the reply prompt asks for <= 120 characters; 25% slack
+MIN_REPLY_UNITS = 6
+
+
+# -- classifier ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SetResult:
+    name: str
+    n: int
+    model: Report
+    polar: Report | None  # positive vs negative only (binary sets)
+    neutral_rate: float
+    baseline: Report | None = None
+
+
+class TfidfBaseline:
+    """The reference baseline, refitted on the same training data as the model it is compared to."""
+
+    def __init__(self, train: Sequence[Example], dev: Sequence[Example]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        self.vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+        x_train = self.vec.fit_transform([e.text for e in train])
+        x_dev = self.vec.transform([e.text for e in dev])
+        best: tuple[float, float, Any] | None = None
+        self.dev_f1: dict[float, float] = {}
+        for c in CS:
+            model = LogisticRegression(C=c, max_iter=3000).fit(x_train, [e.label for e in train])
+            pred = model.predict(x_dev)
+            f1 = classification_report([e.label for e in dev], list(pred), LABELS).macro_f1
+            self.dev_f1[c] = f1
+            if best is None or f1 > best[0]:
+                best = (f1, c, model)
+        assert best is not None
+        self.c, self.model = best[1], best[2]
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [str(p) for p in self.model.predict(self.vec.transform(list(texts)))]
+
+
+def evaluate_set(
+    name: str, examples: Sequence[Example], probs: Any, baseline: TfidfBaseline | None
+) -> SetResult:
+    gold = [e.label for e in examples]
+    pred = [LABELS[i] for i in probs.argmax(-1).tolist()]
+    binary = "neutral" not in gold
+    polar = None
+    if binary:
+        pos, neg = LABELS.index("positive"), LABELS.index("negative")
+        polar_pred = ["positive" if p[pos] >= p[neg] else "negative" for p in probs.tolist()]
+        polar = classification_report(gold, polar_pred, LABELS)
+    base = (
+        classification_report(gold, baseline.predict([e.text for e in examples]), LABELS)
+        if baseline
+        else None
+    )
+    return SetResult(
+        name,
+        len(examples),
+        classification_report(gold, pred, LABELS),
+        polar,
+        pred.count("neutral") / max(1, len(pred)),
+        base,
+    )
+
+
+def classifier_report(results: Sequence[SetResult], header: str) -> str:
+    lines = [header, ""]
+    lines.append(
+        "| set | n | model acc | model macro-F1 | neutral answers | pos-vs-neg acc / F1 "
+        "| TF-IDF acc | TF-IDF macro-F1 |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        polar = f"{r.polar.accuracy:.4f} / {r.polar.macro_f1:.4f}" if r.polar else "-"
+        b = r.baseline
+        tfidf = f"{b.accuracy:.4f} | {b.macro_f1:.4f}" if b else "- | -"
+        lines.append(
+            f"| {r.name} | {r.n} | {r.model.accuracy:.4f} | {r.model.macro_f1:.4f} | {r.neutral_rate:.1%} "
+            f"| {polar} | {tfidf} |"
+        )
+    lines.append("")
+    lines.append(
+        "Scoring: the model's answer is the most probable of its three labels; on a binary set a "
+        "neutral answer counts as wrong. Macro-F1 averages the labels present in the gold data."
+    )
+    for r in results:
+        lines += ["", f"### {r.name}", "", "model:", "```", r.model.render(), "```"]
+        if r.baseline:
+            lines += ["TF-IDF baseline:", "```", r.baseline.render(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def eval_classifier(argv: Sequence[str], nlp: NLPConfig) -> int:
+    ap = argparse.ArgumentParser(prog="xiaoer eval classifier", description=__doc__)
+    ap.add_argument("--test", nargs="*", type=Path, default=[], help="labelled CSV/JSONL files to score")
+    ap.add_argument("--refs", nargs="*", type=Path, default=[], help="our 3-class references (held-out part)")
+    ap.add_argument("--dev-fraction", type=float, default=0.33)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--shared-dir", type=Path, default=Path("../shared/data/reviews"))
+    ap.add_argument("--baseline-train", nargs="*", type=Path, default=[], help="fit TF-IDF on these")
+    ap.add_argument("--baseline-dev", nargs="*", type=Path, default=[], help="default: _train -> _dev")
+    ap.add_argument("--text-column", default="text")
+    ap.add_argument("--label-column", default="label")
+    ap.add_argument("-o", "--output", type=Path, help="write the report (Markdown) here too")
+    args = ap.parse_args(list(argv))
+    try:
+        sets: list[tuple[str, list[Example]]] = []
+        for path in args.test:
+            sets.append((path.stem, read_labelled(path, args.text_column, args.label_column)[0]))
+        if args.refs:
+            from training.train_classifier import split_refs
+
+            refs = [e for p in args.refs for e in read_label_refs(p, args.shared_dir)[0]]
+            sets.append(("3-class dev (our labels)", split_refs(refs, args.dev_fraction, args.seed)[1]))
+        if not sets:
+            print("nothing to evaluate: give --test files and/or --refs", file=sys.stderr)
+            return 2
+        baseline = None
+        if args.baseline_train:
+            dev_paths = args.baseline_dev or [
+                p.with_name(p.name.replace("_train", "_dev")) for p in args.baseline_train
+            ]
+            train = [
+                e
+                for p in args.baseline_train
+                for e in read_labelled(p, args.text_column, args.label_column)[0]
+            ]
+            dev = [e for p in dev_paths for e in read_labelled(p, args.text_column, args.label_column)[0]]
+    except (DataError, OSError) as exc:
+        print(f"cannot read the data: {exc}", file=sys.stderr)
+        return 2
+    if args.baseline_train:
+        try:
+            start = time.perf_counter()
+            baseline = TfidfBaseline(train, dev)
+        except ImportError:
+            print("the TF-IDF baseline needs scikit-learn: pip install 'xiaoer[eval]'", file=sys.stderr)
+            return 2
+        print(
+            f"TF-IDF baseline fitted on {len(train)} rows, C={baseline.c:g} "
+            f"({time.perf_counter() - start:.0f} s)"
+        )
+
+    from nlp.errors import ModelLoadError
+    from nlp.models import load_classifier
+
+    try:
+        classifier = load_classifier(nlp)
+    except ModelLoadError as exc:
+        print(f"model load failed: {exc}", file=sys.stderr)
+        return 1
+    results = []
+    for name, examples in sets:
+        start = time.perf_counter()
+        probs = classifier.probabilities([e.text for e in examples])
+        results.append(evaluate_set(name, examples, probs, baseline))
+        print(f"{name}: {len(examples)} reviews in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    lexical = " + lexical model" if classifier.lexical is not None else ""
+    header = (
+        f"## Classifier: {classifier.loaded.model_id} adapter={classifier.loaded.adapter_id or '-'}"
+        f"{lexical} (mode {classifier.mode})"
+        + (
+            f"; TF-IDF trained on {', '.join(p.name for p in args.baseline_train)}, C={baseline.c:g}"
+            if baseline
+            else ""
+        )
+    )
+    text = classifier_report(results, header)
+    print(text)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+    return 0
+
+
+# -- writer -------------------------------------------------------------------------------------
+
+
+@dataclass
+class DraftCheck:
+    kind: str
+    prompt: dict[str, Any]
+    text: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def reply_problems(text: str, review: str, profile: Any) -> list[str]:
+    from nlp.checks import _length_units, addresses_aspects, check_reply
+
+    problems = [f"{f.code}: {f.span or f.message}" for f in check_reply(text, review, profile)]
+    if not addresses_aspects(text, review):
+        problems.append("misses_aspects")
+    units = _length_units(text)
+    if not MIN_REPLY_UNITS <= units <= MAX_REPLY_UNITS:
+        problems.append(f"length {units}")
+    return problems
+
+
+def distinct_2(texts: Sequence[str]) -> float:
+    """Distinct character bigrams over all bigrams, pooled across the variants of one prompt."""
+    grams = [t[i : i + 2] for t in texts for i in range(len(t) - 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def heldout_ids(nlp: NLPConfig, summary: Path | None) -> set[str]:
+    from nlp.loading import resolve_adapter
+    from nlp.models import ADAPTERS
+
+    if summary is None:
+        default = ADAPTERS / "writer" if nlp.writer.model == "bundled" else None
+        adapter = resolve_adapter(nlp.writer.adapter, default)
+        if adapter is None:
+            raise DataError("no writer adapter: give --summary (training_summary.json with dev_ids)")
+        summary = adapter / "training_summary.json"
+    data = json.loads(summary.read_text())
+    ids = data.get("dev_ids")
+    if not ids:
+        raise DataError(f"{summary} lists no dev_ids")
+    return {str(i) for i in ids}
+
+
+def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
+    from nlp.types import ShopProfile
+    from training.data import facts_from_dict, read_examples
+
+    ap = argparse.ArgumentParser(prog="xiaoer eval writer", description=__doc__)
+    ap.add_argument("--data", nargs="+", type=Path, required=True, help="the writer's JSONL examples")
+    ap.add_argument("--summary", type=Path, help="training_summary.json naming the held-out ids")
+    ap.add_argument(
+        "--reviews", nargs="*", type=Path, default=[], help="real labelled reviews to reach --replies"
+    )
+    ap.add_argument("--replies", type=int, default=200)
+    ap.add_argument("--copies", type=int, default=40)
+    ap.add_argument("--strategies", type=int, default=10)
+    ap.add_argument("--variants", type=int, default=3, help="drafts per prompt for distinct-2")
+    ap.add_argument("--variant-prompts", type=int, default=20)
+    ap.add_argument("--show", type=int, default=10, help="random replies to print (and half as many copies)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("-o", "--output", type=Path, help="write the report (Markdown) and drafts (JSONL) here")
+    args = ap.parse_args(list(argv))
+    rng = random.Random(args.seed)
+    try:
+        ids = heldout_ids(nlp, args.summary)
+        examples = [e for p in args.data for e in read_examples(p) if str(e.get("id")) in ids]
+        extra: list[Example] = []
+        for path in args.reviews:
+            extra += [e for e in read_labelled(path, "text", "label")[0] if 8 <= len(e.text) <= 200]
+    except (DataError, OSError) as exc:
+        print(f"cannot read the data: {exc}", file=sys.stderr)
+        return 2
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for e in examples:
+        by_task.setdefault(str(e["task"]), []).append(e)
+    replies = by_task.get("reply", [])[: args.replies]
+    profiles = [r.get("profile") or {} for r in replies] or [{}]
+    rng.shuffle(extra)
+    for e in extra[: max(0, args.replies - len(replies))]:
+        p = rng.choice(profiles)
+        tone = "apologetic" if e.label == "negative" else rng.choice(["warm", "professional", "concise"])
+        replies.append(
+            {"id": e.source, "task": "reply", "review": e.text, "label": e.label, "profile": p, "tone": tone}
+        )
+    copies = by_task.get("copy", [])[: args.copies]
+    strategies = by_task.get("strategy", [])[: args.strategies]
+    if not replies and not copies:
+        print("no held-out examples found in --data for these ids", file=sys.stderr)
+        return 2
+
+    from nlp.aspects import detect_aspects
+    from nlp.errors import ModelLoadError
+    from nlp.models import load_writer
+    from nlp.types import Sentiment
+    from nlp.writer import CopyRequest, ReplyRequest, StrategyRequest
+
+    try:
+        writer = load_writer(nlp)
+    except ModelLoadError as exc:
+        print(f"model load failed: {exc}", file=sys.stderr)
+        return 1
+
+    def profile_of(e: dict[str, Any]) -> ShopProfile:
+        p = e.get("profile") or {}
+        return ShopProfile(
+            name=p.get("name", "本店"),
+            category=p.get("category", e.get("category", "")),
+            tone=e.get("tone", "warm"),
+            signature=p.get("signature", ""),
+            policy=p.get("policy", ShopProfile().policy),
+        )
+
+    checks: list[DraftCheck] = []
+    start = time.perf_counter()
+    for i, e in enumerate(replies):
+        profile = profile_of(e)
+        review, label = str(e["review"]), e["label"]
+        sentiment = Sentiment(label, {lab: float(lab == label) for lab in LABELS}, detect_aspects(review))
+        draft = writer.reply(ReplyRequest(review, sentiment, profile))[0]
+        checks.append(DraftCheck("reply", e, draft.text, reply_problems(draft.text, review, profile)))
+        print(f"\rreplies {i + 1}/{len(replies)}", end="", file=sys.stderr, flush=True)
+    reply_seconds = time.perf_counter() - start
+    for i, e in enumerate(copies):
+        facts = facts_from_dict(e["facts"])
+        req = CopyRequest(
+            facts, e.get("platform", "generic"), e.get("length", "medium"), e.get("tone", "warm"), n=1
+        )
+        draft = writer.copy(req)[0]
+        problems = [f"{f.code}: {f.span or f.message}" for f in draft.findings]
+        if not draft.text.strip():
+            problems.append("empty")
+        checks.append(DraftCheck("copy", e, draft.text, problems))
+        print(f"\rcopies {i + 1}/{len(copies)}", end="", file=sys.stderr, flush=True)
+    for e in strategies:
+        draft = writer.strategy(StrategyRequest(_digest_of(str(e["summary"]))))
+        lines = [x for x in draft.text.splitlines() if x.strip()]
+        problems = [f"{f.code}: {f.span}" for f in draft.findings]
+        if not 2 <= len(lines) <= 5 or not all(x.lstrip().startswith("-") for x in lines):
+            problems.append("format")
+        checks.append(DraftCheck("strategy", e, draft.text, problems))
+    variety = []
+    for e in replies[: args.variant_prompts]:
+        profile = profile_of(e)
+        review, label = str(e["review"]), e["label"]
+        sentiment = Sentiment(label, {lab: float(lab == label) for lab in LABELS}, detect_aspects(review))
+        drafts = writer.reply(ReplyRequest(review, sentiment, profile, n=args.variants))
+        variety.append(distinct_2([d.text for d in drafts]))
+    print(file=sys.stderr)
+    loss = _heldout_loss(writer, examples)
+
+    text = writer_report(checks, variety, loss, reply_seconds, writer, args.show, rng)
+    print(text)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        with args.output.with_suffix(".jsonl").open("w") as f:
+            for c in checks:
+                f.write(
+                    json.dumps(
+                        {"kind": c.kind, "id": c.prompt.get("id"), "text": c.text, "problems": c.problems},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
+    return 0
+
+
+def _digest_of(summary: str) -> Any:
+    """A digest whose render() returns a stored summary verbatim (held-out strategy prompts)."""
+
+    class Stored:
+        def render(self) -> str:
+            return summary
+
+    return Stored()
+
+
+def _heldout_loss(writer: Any, examples: Sequence[dict[str, Any]]) -> float | None:
+    """Mean masked response loss of the loaded writer on the held-out examples."""
+    import torch
+
+    from training.train_writer import IGNORE, ResponseLoss, encode, render
+
+    tok = writer.loaded.tokenizer
+    wrapped = ResponseLoss(writer.loaded.model)
+    total, tokens = 0.0, 0
+    with torch.inference_mode():
+        for e in examples:
+            row = encode(tok, *render(e), max_length=1024)
+            if row is None:
+                continue
+            ids = torch.tensor([row["input_ids"]])
+            labels = torch.tensor([row["labels"]])
+            n = int((labels[:, 1:] != IGNORE).sum())
+            loss = wrapped(
+                ids.to(writer.loaded.input_device),
+                torch.ones_like(ids).to(writer.loaded.input_device),
+                labels.to(writer.loaded.input_device),
+            )
+            total += float(loss) * n
+            tokens += n
+    return total / tokens if tokens else None
+
+
+def writer_report(
+    checks: Sequence[DraftCheck],
+    variety: Sequence[float],
+    loss: float | None,
+    reply_seconds: float,
+    writer: Any,
+    show: int,
+    rng: random.Random,
+) -> str:
+    lines = [f"## Writer: {writer.loaded.model_id} adapter={writer.loaded.adapter_id or '-'}", ""]
+    lines.append("| drafts | n | pass every check | most common problems |")
+    lines.append("|---|---|---|---|")
+    for kind in ("reply", "copy", "strategy"):
+        rows = [c for c in checks if c.kind == kind]
+        if not rows:
+            continue
+        passed = sum(c.passed for c in rows)
+        problems = Counter(p.split(":")[0].split(" ")[0] for c in rows for p in c.problems)
+        common = ", ".join(f"{k} {v}" for k, v in problems.most_common(5)) or "-"
+        lines.append(f"| {kind} | {len(rows)} | {passed} ({passed / len(rows):.1%}) | {common} |")
+    n_replies = sum(c.kind == "reply" for c in checks)
+    lines.append("")
+    if n_replies:
+        lines.append(f"Reply generation: {reply_seconds / n_replies:.1f} s per reply on average.")
+    if variety:
+        lines.append(
+            f"distinct-2 across {len(variety)} prompts x variants: mean {sum(variety) / len(variety):.3f}"
+        )
+    if loss is not None:
+        lines.append(f"held-out masked response loss: {loss:.4f}")
+    replies = [c for c in checks if c.kind == "reply"]
+    copies = [c for c in checks if c.kind == "copy"]
+    for title, sample in (
+        ("Random replies", rng.sample(replies, min(show, len(replies)))),
+        ("Random copies", rng.sample(copies, min(show // 2, len(copies)))),
+    ):
+        lines += ["", f"### {title} (unedited)", ""]
+        for c in sample:
+            src = c.prompt.get("review") or json.dumps(c.prompt.get("facts"), ensure_ascii=False)
+            verdict = "pass" if c.passed else "FAIL: " + "; ".join(c.problems)
+            lines += [
+                f"- **{c.prompt.get('id')}** ({c.prompt.get('label', c.prompt.get('platform', ''))}) "
+                f"{src[:120]}",
+                f"  → {c.text}",
+                f"  [{verdict}]",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str], nlp: NLPConfig) -> int:
+    if not argv or argv[0] not in ("classifier", "writer"):
+        print("usage: xiaoer eval classifier|writer [options] (see --help of each)", file=sys.stderr)
+        return 2
+    return (eval_classifier if argv[0] == "classifier" else eval_writer)(argv[1:], nlp)

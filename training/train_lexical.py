@@ -1,0 +1,218 @@
+"""Fit the lexical model (nlp/lexical.py) beside a trained classifier adapter.
+
+    R=../shared/data/reviews
+    xiaoer train lexical --train $R/{online_shopping_10_cats,waimai_10k,chnsenticorp_htl}_train.csv \\
+        --dev $R/{online_shopping_10_cats,waimai_10k,chnsenticorp_htl}_dev.csv \\
+        --refs training/data/labels_3class_part*.csv --adapter nlp/adapters/classifier
+
+1. TF-IDF weighted, hashed character 1-3 grams + L2-regularised logistic regression on the
+   positive/negative rows of --train (neutral rows carry no polar signal and are skipped); the
+   regularisation is chosen from --l2 by dev macro-F1.
+2. The encoder with that adapter scores --dev; the weights that add its positive-vs-negative
+   log-odds to the lexical model's are fitted on the dev rows (logistic regression, 3 numbers).
+3. Both go into the adapter directory (lexical.safetensors, lexical.json, about 2.5 MB), where
+   the classifier picks them up. Dev scores of the encoder alone, the lexical model alone and
+   the combination are printed and written to lexical.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from nlp.lexical import META, WEIGHTS, Combiner, Featurizer, LexicalModel, fit_combiner, fit_logistic
+from nlp.types import LABELS
+from training.data import DataError, Example, read_labelled
+from training.metrics import classification_report
+
+log = logging.getLogger(__name__)
+POS, NEG = LABELS.index("positive"), LABELS.index("negative")
+Scored = tuple[Sequence[str], torch.Tensor, torch.Tensor]  # gold, encoder probs, lexical logits
+LEXICAL_ONLY = Combiner(encoder=0.0, lexical=1.0, bias=0.0)
+
+
+def polar(examples: list[Example]) -> list[Example]:
+    return [e for e in examples if e.label != "neutral"]
+
+
+def scores(gold: Sequence[str], probs: torch.Tensor) -> tuple[float, float]:
+    pred = [LABELS[i] for i in probs.argmax(-1).tolist()]
+    r = classification_report(gold, pred, LABELS)
+    return r.accuracy, r.macro_f1
+
+
+def fit_lexical(
+    train: list[Example], dev: list[Example], l2_grid: list[float], featurizer: Featurizer
+) -> tuple[LexicalModel, dict[str, float]]:
+    """The lexical model with the dev-best regularisation, and dev macro-F1 per l2 value."""
+    texts = [e.text for e in train]
+    start = time.perf_counter()
+    idf = featurizer.idf(texts)
+    idx, off, w = featurizer.sparse(texts, idf)
+    y = torch.tensor([e.label == "positive" for e in train])
+    print(f"features: {len(train)} texts, {idx.numel()} n-grams, {time.perf_counter() - start:.0f} s")
+    gold = [e.label for e in dev]
+    by_l2: dict[str, float] = {}
+    best: tuple[float, LexicalModel] | None = None
+    for l2 in l2_grid:
+        start = time.perf_counter()
+        weight, bias = fit_logistic(idx, off, w, y, featurizer.buckets, l2)
+        model = LexicalModel(featurizer, idf, weight, bias, LEXICAL_ONLY)
+        pred = ["positive" if z > 0 else "negative" for z in model.logits([e.text for e in dev]).tolist()]
+        f1 = classification_report(gold, pred, ("negative", "positive")).macro_f1
+        by_l2[str(l2)] = f1
+        print(f"  l2={l2:g}: dev macro-F1 {f1:.4f} ({time.perf_counter() - start:.0f} s)")
+        if best is None or f1 > best[0]:
+            best = (f1, model)
+    assert best is not None
+    return best[1], by_l2
+
+
+def choose_neutral_shift(
+    combiner: Combiner,
+    binary: Scored,
+    three: Scored | None,
+    grid: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+) -> tuple[Combiner, dict[str, dict[str, float]]]:
+    """The shift of the neutral odds that maximises the mean of binary dev accuracy (where a
+    neutral answer is wrong) and 3-class dev macro-F1. Without 3-class dev data: no shift."""
+    if three is None:
+        return combiner, {}
+    table: dict[str, dict[str, float]] = {}
+    best: tuple[float, Combiner] | None = None
+    for shift in grid:
+        c = replace(combiner, neutral_shift=shift)
+        acc = scores(binary[0], c.combine(binary[1], binary[2]))[0]
+        f1 = scores(three[0], c.combine(three[1], three[2]))[1]
+        table[str(shift)] = {"binary_accuracy": acc, "three_class_macro_f1": f1}
+        print(f"  neutral shift {shift:+.1f}: binary dev accuracy {acc:.4f}, 3-class dev macro-F1 {f1:.4f}")
+        if best is None or acc + f1 > best[0]:
+            best = (acc + f1, c)
+    assert best is not None
+    return best[1], table
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nlp.config import NLPConfig
+    from nlp.errors import ModelLoadError
+    from nlp.models import ADAPTERS, load_classifier
+    from training.data import read_label_refs
+    from training.train_classifier import split_refs
+
+    ap = argparse.ArgumentParser(
+        prog="xiaoer train lexical", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--train", nargs="+", type=Path, required=True, help="labelled CSV/JSONL files")
+    ap.add_argument("--dev", nargs="+", type=Path, required=True, help="labelled (binary) dev files")
+    ap.add_argument("--refs", nargs="*", type=Path, default=[], help="3-class label references")
+    ap.add_argument(
+        "--dev-fraction", type=float, default=0.33, help="share of --refs held out (as in training)"
+    )
+    ap.add_argument("--seed", type=int, default=42, help="the classifier's seed (same refs split)")
+    ap.add_argument("--shared-dir", type=Path, default=Path("../shared/data/reviews"))
+    ap.add_argument(
+        "--adapter", type=Path, default=ADAPTERS / "classifier", help="trained classifier adapter"
+    )
+    ap.add_argument("--model", default="bundled", help="the encoder the adapter was trained on")
+    ap.add_argument("--text-column", default="text")
+    ap.add_argument("--label-column", default="label")
+    ap.add_argument("--l2", type=float, nargs="+", default=[2e-6, 5e-7, 1.25e-7])
+    ap.add_argument("--buckets", type=int, default=1 << 20)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        train: list[Example] = []
+        for path in args.train:
+            examples, report = read_labelled(path, args.text_column, args.label_column)
+            print(f"{path}: {report}")
+            train += polar(examples)
+        dev: list[Example] = []
+        for path in args.dev:
+            examples, report = read_labelled(path, args.text_column, args.label_column)
+            print(f"{path}: {report}")
+            dev += examples
+        refs: list[Example] = []
+        for path in args.refs:
+            refs += read_label_refs(path, args.shared_dir)[0]
+        dev3 = split_refs(refs, args.dev_fraction, args.seed)[1] if refs else []
+    except (DataError, OSError) as exc:
+        print(f"cannot read training data: {exc}", file=sys.stderr)
+        return 2
+    held_out = {e.text for e in dev3}
+    train = [e for e in train if e.text not in held_out]
+    if len({e.label for e in train}) < 2 or not polar(dev):
+        print("need positive and negative training rows and some polar dev rows", file=sys.stderr)
+        return 2
+    if not (args.adapter / "adapter_config.json").is_file():
+        print(
+            f"{args.adapter} is not a classifier adapter (train one with `xiaoer train classifier`)",
+            file=sys.stderr,
+        )
+        return 2
+    for stale in (META, WEIGHTS):  # the encoder alone must score dev, not an old combination
+        (args.adapter / stale).unlink(missing_ok=True)
+
+    lexical, by_l2 = fit_lexical(train, polar(dev), args.l2, Featurizer(buckets=args.buckets))
+    cfg = NLPConfig()
+    cfg.classifier.model = args.model
+    cfg.classifier.adapter = str(args.adapter)
+    try:
+        classifier = load_classifier(cfg)
+    except ModelLoadError as exc:
+        print(f"cannot load the classifier: {exc}", file=sys.stderr)
+        return 1
+    if classifier.mode != "head":
+        print(f"{args.adapter} has no classification head", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    sets = {}
+    for name, rows in (("binary", dev), ("three", dev3)):
+        if rows:
+            texts = [e.text for e in rows]
+            sets[name] = (
+                [e.label for e in rows],
+                classifier.encoder_probabilities(texts),
+                lexical.logits(texts),
+            )
+    print(f"encoder scored {len(dev) + len(dev3)} dev texts in {time.perf_counter() - start:.0f} s")
+    gold, enc, lex = sets["binary"]
+    keep = torch.tensor([g != "neutral" for g in gold])
+    y = torch.tensor([g == "positive" for g in gold])[keep]
+    enc_polar = (enc[:, POS] + 1e-6).log() - (enc[:, NEG] + 1e-6).log()
+    combiner = fit_combiner(enc_polar[keep], lex[keep], y)
+    combiner, shifts = choose_neutral_shift(combiner, sets["binary"], sets.get("three"))
+    results: dict[str, dict[str, float]] = {}
+    for name, (g, e, x) in sets.items():
+        for part, c in (("encoder", None), ("lexical", LEXICAL_ONLY), ("combined", combiner)):
+            acc, f1 = scores(g, e if c is None else c.combine(e, x))
+            results[f"{name}/{part}"] = {"accuracy": acc, "macro_f1": f1}
+            print(f"dev {name:<6} {part:<8} accuracy {acc:.4f} macro-F1 {f1:.4f}")
+    print(f"combiner: {combiner}")
+    model = LexicalModel(lexical.featurizer, lexical.idf, lexical.weight, lexical.bias, combiner)
+    model.save(
+        args.adapter,
+        {
+            "train_files": [str(p) for p in args.train],
+            "dev_files": [str(p) for p in args.dev],
+            "refs": [str(p) for p in args.refs],
+            "train_rows": len(train),
+            "dev_rows": len(dev),
+            "dev_three_class_rows": len(dev3),
+            "dev_macro_f1_by_l2": by_l2,
+            "dev_by_neutral_shift": shifts,
+            "dev": results,
+        },
+    )
+    print(f"saved {WEIGHTS} and {META} in {args.adapter}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
