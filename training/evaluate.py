@@ -299,11 +299,11 @@ def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
     replies = by_task.get("reply", [])[: args.replies]
     profiles = [r.get("profile") or {} for r in replies] or [{}]
     rng.shuffle(extra)
-    for e in extra[: max(0, args.replies - len(replies))]:
+    for r in extra[: max(0, args.replies - len(replies))]:
         p = rng.choice(profiles)
-        tone = "apologetic" if e.label == "negative" else rng.choice(["warm", "professional", "concise"])
+        tone = "apologetic" if r.label == "negative" else rng.choice(["warm", "professional", "concise"])
         replies.append(
-            {"id": e.source, "task": "reply", "review": e.text, "label": e.label, "profile": p, "tone": tone}
+            {"id": r.source, "task": "reply", "review": r.text, "label": r.label, "profile": p, "tone": tone}
         )
     copies = by_task.get("copy", [])[: args.copies]
     strategies = by_task.get("strategy", [])[: args.strategies]

@@ -72,13 +72,24 @@ def get_dataloaders(
         ]
 
     def collate(batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        padded = tokenizer.pad({"input_ids": [b["input_ids"] for b in batch]}, return_tensors="pt")
+        ids = [b["input_ids"].tolist() for b in batch]
+        padded = tokenizer.pad({"input_ids": ids}, return_tensors="pt")
         return {**padded, "labels": torch.stack([b["labels"] for b in batch])}
 
-    train_dl = DataLoader(encode(train), batch_size=cfg.batch_size, shuffle=True, collate_fn=collate)
+    train_dl: DataLoader[dict[str, torch.Tensor]] = DataLoader(
+        encode(train),  # type: ignore[arg-type]  # a list is a map-style dataset
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        collate_fn=collate,
+    )
     # dev sorted by length: fewer pad tokens, same metrics
     dev_sorted = sorted(dev, key=lambda e: len(e.text))
-    dev_dl = DataLoader(encode(dev_sorted), batch_size=64, shuffle=False, collate_fn=collate)
+    dev_dl: DataLoader[dict[str, torch.Tensor]] = DataLoader(
+        encode(dev_sorted),  # type: ignore[arg-type]
+        batch_size=64,
+        shuffle=False,
+        collate_fn=collate,
+    )
     return train_dl, dev_dl
 
 
@@ -161,8 +172,9 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
     )
 
     def loss_of(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        return loss_fn(logits.float(), batch["labels"])
+        logits: torch.Tensor = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        loss: torch.Tensor = loss_fn(logits.float(), batch["labels"])
+        return loss
 
     state, seconds = fit(
         accelerator,

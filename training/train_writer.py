@@ -132,8 +132,18 @@ def get_dataloaders(
 
     train_rows, skipped = build(train)
     dev_rows, dev_skipped = build(dev)
-    train_dl = DataLoader(train_rows, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate)  # type: ignore[arg-type]
-    dev_dl = DataLoader(dev_rows, batch_size=cfg.batch_size, shuffle=False, collate_fn=collate)  # type: ignore[arg-type]
+    train_dl: DataLoader[dict[str, torch.Tensor]] = DataLoader(
+        train_rows,  # type: ignore[arg-type]  # a list is a map-style dataset
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        collate_fn=collate,
+    )
+    dev_dl: DataLoader[dict[str, torch.Tensor]] = DataLoader(
+        dev_rows,  # type: ignore[arg-type]
+        batch_size=cfg.batch_size,
+        shuffle=False,
+        collate_fn=collate,
+    )
     return train_dl, dev_dl, skipped + dev_skipped
 
 
@@ -150,7 +160,8 @@ class ResponseLoss(torch.nn.Module):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
     ) -> torch.Tensor:
-        lm: Any = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        inner: Any = self.lm
+        lm: Any = inner.get_base_model() if hasattr(inner, "get_base_model") else inner
         hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         targets = labels[:, 1:]  # position t predicts token t + 1
         keep = targets != IGNORE
@@ -188,7 +199,7 @@ def train(
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     with accelerator.main_process_first():
         train_dl, dev_dl, skipped = get_dataloaders(cfg, tokenizer, train_set, dev_set)
-    model = AutoModelForCausalLM.from_pretrained(cfg.base, dtype=torch.float32)
+    lm = AutoModelForCausalLM.from_pretrained(cfg.base, dtype=torch.float32)
     lora = LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
@@ -196,7 +207,7 @@ def train(
         task_type="CAUSAL_LM",
         target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     )
-    model = ResponseLoss(get_peft_model(model, lora))
+    model: torch.nn.Module = ResponseLoss(get_peft_model(lm, lora))
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
     )
