@@ -145,3 +145,24 @@ def test_project_writer_examples_pass_the_products_own_checks() -> None:
                 f for f in check_reply(row["response"], row["review"], profile) if f.severity == "error"
             ]
             assert errors == [], row["id"]
+
+
+def test_an_export_file_trains_both_models(tmp_path: Path) -> None:
+    """/export mixes accepted replies and corrected labels in one JSONL: each trainer takes its part."""
+    from training.data import example_key
+
+    rows = [
+        {"task": "reply", "review": "物流慢", "input": "物流慢", "label": "negative", "tone": "warm",
+         "profile": {"name": "小店"}, "response": "抱歉物流慢了", "action": "edited", "generation_id": 7},
+        {"task": "label", "text": "还行吧", "label": "neutral", "predicted": "positive", "review_id": 3},
+        {"task": "label", "text": "很好", "label": "positive", "predicted": "negative", "review_id": 4},
+    ]  # fmt: skip
+    path = write(tmp_path / "export.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    labelled, report = read_labelled(path)
+    assert [(e.text, e.label) for e in labelled] == [("还行吧", "neutral"), ("很好", "positive")]
+    assert report.empty == 0  # reply rows are not counted as empty reviews
+    (reply,) = read_examples(path)
+    assert reply["response"] == "抱歉物流慢了"
+    assert example_key(reply) == "generation_id:7"
+    assert example_key({"id": "r1"}) == "r1"
+    assert example_key({"task": "reply"}) == example_key({"task": "reply"}) != example_key({"task": "copy"})

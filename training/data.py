@@ -114,6 +114,8 @@ def read_labelled(
     label_map: dict[str, Label] | None = None,
 ) -> tuple[list[Example], LoadReport]:
     columns, rows = _records(path)
+    # an /export file mixes writer examples with corrected labels: only the latter are labelled reviews
+    rows = [r for r in rows if r.get("task", "label") == "label"]
     missing = [c for c in (text_column, label_column) if c not in columns]
     if missing:
         raise DataError(
@@ -210,6 +212,15 @@ def facts_from_dict(f: dict[str, Any]) -> ProductFacts:
 
 
 TASKS = ("reply", "copy", "strategy")
+
+
+def example_key(example: dict[str, Any]) -> str:
+    """A stable name for a writer example: its id, the generation it came from (/export), or a
+    hash of its content."""
+    for key in ("id", "generation_id"):
+        if example.get(key) not in (None, ""):
+            return f"{key}:{example[key]}" if key != "id" else str(example[key])
+    return "sha1:" + text_hash(json.dumps(example, sort_keys=True, ensure_ascii=False))
 
 
 def read_examples(path: Path, tasks: Sequence[str] = TASKS) -> list[dict[str, Any]]:

@@ -31,7 +31,15 @@ from typing import Any
 
 from nlp.config import NLPConfig
 from nlp.types import LABELS
-from training.data import DataError, Example, read_label_refs, read_labelled
+from training.data import (
+    DataError,
+    Example,
+    example_key,
+    facts_from_dict,
+    read_examples,
+    read_label_refs,
+    read_labelled,
+)
 from training.metrics import Report, classification_report
 
 CS = (1.0, 4.0, 16.0, 64.0)
@@ -266,7 +274,6 @@ def heldout_ids(nlp: NLPConfig, summary: Path | None) -> set[str]:
 
 def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
     from nlp.types import ShopProfile
-    from training.data import facts_from_dict, read_examples
 
     ap = argparse.ArgumentParser(prog="xiaoer eval writer", description=__doc__)
     ap.add_argument("--data", nargs="+", type=Path, required=True, help="the writer's JSONL examples")
@@ -286,7 +293,7 @@ def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
     rng = random.Random(args.seed)
     try:
         ids = heldout_ids(nlp, args.summary)
-        examples = [e for p in args.data for e in read_examples(p) if str(e.get("id")) in ids]
+        examples = [e for p in args.data for e in read_examples(p) if example_key(e) in ids]
         extra: list[Example] = []
         for path in args.reviews:
             extra += [e for e in read_labelled(path, "text", "label")[0] if 8 <= len(e.text) <= 200]
@@ -380,7 +387,7 @@ def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
             for c in checks:
                 f.write(
                     json.dumps(
-                        {"kind": c.kind, "id": c.prompt.get("id"), "text": c.text, "problems": c.problems},
+                        {"kind": c.kind, "id": example_key(c.prompt), "text": c.text, "problems": c.problems},
                         ensure_ascii=False,
                     )
                     + "\n"
@@ -466,7 +473,7 @@ def writer_report(
             src = c.prompt.get("review") or json.dumps(c.prompt.get("facts"), ensure_ascii=False)
             verdict = "pass" if c.passed else "FAIL: " + "; ".join(c.problems)
             lines += [
-                f"- **{c.prompt.get('id')}** ({c.prompt.get('label', c.prompt.get('platform', ''))}) "
+                f"- **{example_key(c.prompt)}** ({c.prompt.get('label', c.prompt.get('platform', ''))}) "
                 f"{src[:120]}",
                 f"  → {c.text}",
                 f"  [{verdict}]",

@@ -31,7 +31,7 @@ from nlp import prompts
 from nlp.aspects import detect_aspects
 from nlp.checks import detect_language
 from nlp.types import Label, ShopProfile
-from training.data import facts_from_dict
+from training.data import example_key, facts_from_dict
 from training.loop import add_config_args, config_overrides, fit, linear_schedule, total_steps
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ def train(
         "seconds": round(seconds, 1),
         "train_examples": len(train_set),
         "dev_examples": len(dev_set),
-        "dev_ids": [str(e.get("id", "")) for e in dev_set],  # the held-out set `xiaoer eval writer` uses
+        "dev_ids": [example_key(e) for e in dev_set],  # the held-out set `xiaoer eval writer` uses
         "skipped_too_long": skipped,
         "device": str(accelerator.device),
         "mixed_precision": precision,
