@@ -95,8 +95,9 @@ def fit(
             with accelerator.accumulate(model):
                 loss = loss_fn(model, batch)
                 accelerator.backward(loss)
-                optimizer.step()
-                scheduler.step()
+                optimizer.step()  # accelerate skips it until the last accumulated micro-batch
+                if accelerator.sync_gradients:  # the schedule counts optimizer steps, not micro-batches
+                    scheduler.step()
                 optimizer.zero_grad()
             if not accelerator.sync_gradients:
                 continue
