@@ -36,24 +36,28 @@ _SPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class Combiner:
-    """polar log-odds = encoder * log(p_pos / p_neg) + lexical * lexical_logit + bias; the
-    encoder's neutral odds are divided by exp(neutral_shift) (chosen on dev: binary test sets
-    count every neutral answer as wrong, 3-class sets need them)."""
+    """polar log-odds z = encoder * log(p_pos / p_neg) + lexical * lexical_logit + bias.
+
+    The encoder's neutral log-odds are lowered by neutral_shift + neutral_margin * |z|: strong
+    polar evidence from both models makes "neutral" less likely. Both are chosen on dev data
+    (binary test sets count every neutral answer as wrong, 3-class sets need them)."""
 
     encoder: float = 1.0
     lexical: float = 0.0
     bias: float = 0.0
     neutral_shift: float = 0.0
+    neutral_margin: float = 0.0
 
     def combine(self, probs: torch.Tensor, lexical_logits: torch.Tensor) -> torch.Tensor:
-        """(N, 3) probabilities in LABELS order -> the same with positive/negative re-split."""
+        """(N, 3) probabilities in LABELS order -> the same with the polar split re-estimated."""
         neg, neu, pos = (LABELS.index(x) for x in ("negative", "neutral", "positive"))
         eps = 1e-6
         polar = (probs[:, pos] + eps).log() - (probs[:, neg] + eps).log()
         z = self.encoder * polar + self.lexical * lexical_logits + self.bias
+        p_neu = probs[:, neu].clamp(eps, 1 - eps)
+        odds = p_neu / (1 - p_neu) * torch.exp(-self.neutral_shift - self.neutral_margin * z.abs())
         out = probs.clone()
-        p_neu = probs[:, neu] * math.exp(-self.neutral_shift)
-        out[:, neu] = p_neu / (p_neu + 1.0 - probs[:, neu])
+        out[:, neu] = odds / (1 + odds)
         rest = 1.0 - out[:, neu]
         out[:, pos] = rest * torch.sigmoid(z)
         out[:, neg] = rest * torch.sigmoid(-z)

@@ -72,6 +72,10 @@ def test_combiner_keeps_neutral_and_moves_the_polar_split() -> None:
     shifted = Combiner(neutral_shift=2.0).combine(probs, torch.zeros(2))
     assert (shifted[:, NEU] < probs[:, NEU]).all()
     torch.testing.assert_close(shifted.sum(-1), torch.ones(2))
+    # the margin lowers neutral more where the polar evidence is strong (row 1: 0.8 vs 0.1)
+    margin = Combiner(neutral_margin=1.0).combine(probs, torch.zeros(2))
+    drop = probs[:, NEU] - margin[:, NEU]
+    assert drop[1] / probs[1, NEU] > drop[0] / probs[0, NEU] >= 0
 
 
 def test_fit_combiner_trusts_the_informative_score() -> None:

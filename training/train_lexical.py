@@ -79,22 +79,31 @@ def choose_neutral_shift(
     combiner: Combiner,
     binary: Scored,
     three: Scored | None,
-    grid: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+    shifts: tuple[float, ...] = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5),
+    margins: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5),
 ) -> tuple[Combiner, dict[str, dict[str, float]]]:
-    """The shift of the neutral odds that maximises the mean of binary dev accuracy (where a
-    neutral answer is wrong) and 3-class dev macro-F1. Without 3-class dev data: no shift."""
+    """The neutral shift and margin that maximise the mean of binary dev accuracy (where a
+    neutral answer is wrong) and 3-class dev macro-F1. Without 3-class dev data: none."""
     if three is None:
         return combiner, {}
     table: dict[str, dict[str, float]] = {}
     best: tuple[float, Combiner] | None = None
-    for shift in grid:
-        c = replace(combiner, neutral_shift=shift)
-        acc = scores(binary[0], c.combine(binary[1], binary[2]))[0]
-        f1 = scores(three[0], c.combine(three[1], three[2]))[1]
-        table[str(shift)] = {"binary_accuracy": acc, "three_class_macro_f1": f1}
-        print(f"  neutral shift {shift:+.1f}: binary dev accuracy {acc:.4f}, 3-class dev macro-F1 {f1:.4f}")
-        if best is None or acc + f1 > best[0]:
-            best = (acc + f1, c)
+    for margin in margins:
+        for shift in shifts:
+            c = replace(combiner, neutral_shift=shift, neutral_margin=margin)
+            acc = scores(binary[0], c.combine(binary[1], binary[2]))[0]
+            f1 = scores(three[0], c.combine(three[1], three[2]))[1]
+            table[f"shift {shift:+.1f} margin {margin:.1f}"] = {
+                "binary_accuracy": acc,
+                "three_class_macro_f1": f1,
+            }
+            if best is None or acc + f1 > best[0]:
+                best = (acc + f1, c)
+    for key, row in sorted(table.items(), key=lambda kv: -sum(kv[1].values()))[:5]:
+        print(
+            f"  neutral {key}: binary dev accuracy {row['binary_accuracy']:.4f}, "
+            f"3-class dev macro-F1 {row['three_class_macro_f1']:.4f}"
+        )
     assert best is not None
     return best[1], table
 
@@ -123,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="bundled", help="the encoder the adapter was trained on")
     ap.add_argument("--text-column", default="text")
     ap.add_argument("--label-column", default="label")
-    ap.add_argument("--l2", type=float, nargs="+", default=[2e-6, 5e-7, 1.25e-7])
+    ap.add_argument("--l2", type=float, nargs="+", default=[1e-6, 4e-7, 1.6e-7])
     ap.add_argument("--buckets", type=int, default=1 << 20)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
