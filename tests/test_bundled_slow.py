@@ -35,6 +35,7 @@ def test_bundled_writer_is_healthy_and_writes_chinese(cfg: NLPConfig) -> None:
     writer = load_writer(cfg)
     # A broken conversion (e.g. a tokenizer without BOS) gives a perplexity in the thousands.
     assert writer.loaded.tokenizer("好")["input_ids"][0] == writer.loaded.tokenizer.bos_token_id
+    assert writer.loaded.adapter_id == "writer" and writer.shots is False  # the shipped adapter
     ppl = perplexity(writer.loaded.model, writer.loaded.tokenizer)
     assert ppl < SANITY_MAX_PPL, ppl
     assert perplexity(writer.loaded.model, writer.loaded.tokenizer, "的了是在我不一有这人个上") > ppl
@@ -51,6 +52,7 @@ def test_bundled_writer_is_healthy_and_writes_chinese(cfg: NLPConfig) -> None:
 def test_bundled_classifier_beats_chance(cfg: NLPConfig) -> None:
     clf = load_classifier(cfg)
     assert (clf.mode, clf.loaded.adapter_id) == ("head", "classifier")  # the shipped adapter is used
+    assert clf.lexical is not None  # ... and the lexical model beside it
     positives = ["质量很好，物流很快，非常满意，会回购", "衣服很漂亮，尺码合适，好评", "味道不错，送餐也快"]
     negatives = ["太差了，用了一天就坏了，要退货", "客服态度恶劣，再也不买了", "难吃，等了两个小时才送到"]
     out = clf.classify(positives + negatives)
