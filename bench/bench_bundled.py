@@ -4,9 +4,9 @@
 
 --fresh builds the bundled models in a new temporary cache (first-load time); otherwise the
 configured cache is used. Reports: build and cached load times, peak memory, classify
-throughput at batch 1 and 32, generation ms/token, and zero-training accuracy / macro-F1 on
-the test splits (a binary set scores a neutral prediction as wrong; "pos-vs-neg" compares the
-two polar probabilities only).
+throughput at batch 1 and 32 (with the shipped adapters), generation ms/token, and accuracy /
+macro-F1 of the configured classifier on the test splits (a binary set scores a neutral
+prediction as wrong; "pos-vs-neg" compares the two polar probabilities only).
 """
 
 from __future__ import annotations
