@@ -34,6 +34,13 @@ META = "lexical.json"
 _SPACE = re.compile(r"\s+")
 
 
+def polar_log_odds(probs: torch.Tensor) -> torch.Tensor:
+    """log(p_positive / p_negative) of (N, 3) probabilities in LABELS order."""
+    eps = 1e-6
+    pos, neg = LABELS.index("positive"), LABELS.index("negative")
+    return (probs[:, pos] + eps).log() - (probs[:, neg] + eps).log()
+
+
 @dataclass(frozen=True)
 class Combiner:
     """polar log-odds z = encoder * log(p_pos / p_neg) + lexical * lexical_logit + bias.
@@ -52,8 +59,7 @@ class Combiner:
         """(N, 3) probabilities in LABELS order -> the same with the polar split re-estimated."""
         neg, neu, pos = (LABELS.index(x) for x in ("negative", "neutral", "positive"))
         eps = 1e-6
-        polar = (probs[:, pos] + eps).log() - (probs[:, neg] + eps).log()
-        z = self.encoder * polar + self.lexical * lexical_logits + self.bias
+        z = self.encoder * polar_log_odds(probs) + self.lexical * lexical_logits + self.bias
         p_neu = probs[:, neu].clamp(eps, 1 - eps)
         odds = p_neu / (1 - p_neu) * torch.exp(-self.neutral_shift - self.neutral_margin * z.abs())
         out = probs.clone()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlp.types import LABELS, Label, ProductFacts
+from nlp.types import LABELS, Label, ProductFacts, ShopProfile
 
 ALIASES: dict[str, Label] = {
     "positive": "positive",
@@ -208,6 +208,18 @@ def facts_from_dict(f: dict[str, Any]) -> ProductFacts:
         price=str(f.get("price", "")),
         audience=str(f.get("audience", "")),
         extra=str(f.get("extra", "")),
+    )
+
+
+def profile_from_example(example: dict[str, Any]) -> ShopProfile:
+    """A reply example's shop (its "profile" object and tone) as the writer's ShopProfile."""
+    p = example.get("profile") or {}
+    return ShopProfile(
+        name=p.get("name", "本店"),
+        category=p.get("category", example.get("category", "")),
+        tone=example.get("tone", "warm"),
+        signature=p.get("signature", ""),
+        policy=p.get("policy", ShopProfile().policy),
     )
 
 

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from nlp.config import NLPConfig
-from nlp.types import LABELS
+from nlp.types import LABELS, Label
 from training.data import (
     DataError,
     Example,
     example_key,
     facts_from_dict,
+    profile_from_example,
     read_examples,
     read_label_refs,
     read_labelled,
@@ -71,12 +72,10 @@ class TfidfBaseline:
         x_train = self.vec.fit_transform([e.text for e in train])
         x_dev = self.vec.transform([e.text for e in dev])
         best: tuple[float, float, Any] | None = None
-        self.dev_f1: dict[float, float] = {}
         for c in CS:
             model = LogisticRegression(C=c, max_iter=3000).fit(x_train, [e.label for e in train])
             pred = model.predict(x_dev)
             f1 = classification_report([e.label for e in dev], list(pred), LABELS).macro_f1
-            self.dev_f1[c] = f1
             if best is None or f1 > best[0]:
                 best = (f1, c, model)
         assert best is not None
@@ -273,8 +272,6 @@ def heldout_ids(nlp: NLPConfig, summary: Path | None) -> set[str]:
 
 
 def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
-    from nlp.types import ShopProfile
-
     ap = argparse.ArgumentParser(prog="xiaoer eval writer", description=__doc__)
     ap.add_argument("--data", nargs="+", type=Path, required=True, help="the writer's JSONL examples")
     ap.add_argument("--summary", type=Path, help="training_summary.json naming the held-out ids")
@@ -330,23 +327,15 @@ def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
         print(f"model load failed: {exc}", file=sys.stderr)
         return 1
 
-    def profile_of(e: dict[str, Any]) -> ShopProfile:
-        p = e.get("profile") or {}
-        return ShopProfile(
-            name=p.get("name", "本店"),
-            category=p.get("category", e.get("category", "")),
-            tone=e.get("tone", "warm"),
-            signature=p.get("signature", ""),
-            policy=p.get("policy", ShopProfile().policy),
-        )
+    def gold(review: str, label: Label) -> Sentiment:  # the example's own label, as the bot would pass it
+        return Sentiment(label, {lab: float(lab == label) for lab in LABELS}, detect_aspects(review))
 
     checks: list[DraftCheck] = []
     start = time.perf_counter()
     for i, e in enumerate(replies):
-        profile = profile_of(e)
-        review, label = str(e["review"]), e["label"]
-        sentiment = Sentiment(label, {lab: float(lab == label) for lab in LABELS}, detect_aspects(review))
-        draft = writer.reply(ReplyRequest(review, sentiment, profile))[0]
+        profile = profile_from_example(e)
+        review = str(e["review"])
+        draft = writer.reply(ReplyRequest(review, gold(review, e["label"]), profile))[0]
         checks.append(DraftCheck("reply", e, draft.text, reply_problems(draft.text, review, profile)))
         print(f"\rreplies {i + 1}/{len(replies)}", end="", file=sys.stderr, flush=True)
     reply_seconds = time.perf_counter() - start
@@ -370,10 +359,9 @@ def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
         checks.append(DraftCheck("strategy", e, draft.text, problems))
     variety = []
     for e in replies[: args.variant_prompts]:
-        profile = profile_of(e)
-        review, label = str(e["review"]), e["label"]
-        sentiment = Sentiment(label, {lab: float(lab == label) for lab in LABELS}, detect_aspects(review))
-        drafts = writer.reply(ReplyRequest(review, sentiment, profile, n=args.variants))
+        profile = profile_from_example(e)
+        review = str(e["review"])
+        drafts = writer.reply(ReplyRequest(review, gold(review, e["label"]), profile, n=args.variants))
         variety.append(distinct_2([d.text for d in drafts]))
     print(file=sys.stderr)
     loss = _heldout_loss(writer, examples)

@@ -27,13 +27,21 @@ from pathlib import Path
 
 import torch
 
-from nlp.lexical import META, WEIGHTS, Combiner, Featurizer, LexicalModel, fit_combiner, fit_logistic
+from nlp.lexical import (
+    META,
+    WEIGHTS,
+    Combiner,
+    Featurizer,
+    LexicalModel,
+    fit_combiner,
+    fit_logistic,
+    polar_log_odds,
+)
 from nlp.types import LABELS
 from training.data import DataError, Example, read_labelled
 from training.metrics import classification_report
 
 log = logging.getLogger(__name__)
-POS, NEG = LABELS.index("positive"), LABELS.index("negative")
 Scored = tuple[Sequence[str], torch.Tensor, torch.Tensor]  # gold, encoder probs, lexical logits
 LEXICAL_ONLY = Combiner(encoder=0.0, lexical=1.0, bias=0.0)
 
@@ -194,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     gold, enc, lex = sets["binary"]
     keep = torch.tensor([g != "neutral" for g in gold])
     y = torch.tensor([g == "positive" for g in gold])[keep]
-    enc_polar = (enc[:, POS] + 1e-6).log() - (enc[:, NEG] + 1e-6).log()
-    combiner = fit_combiner(enc_polar[keep], lex[keep], y)
+    combiner = fit_combiner(polar_log_odds(enc)[keep], lex[keep], y)
     combiner, shifts = choose_neutral_shift(combiner, sets["binary"], sets.get("three"))
     results: dict[str, dict[str, float]] = {}
     for name, (g, e, x) in sets.items():

@@ -30,8 +30,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 from nlp import prompts
 from nlp.aspects import detect_aspects
 from nlp.checks import detect_language
-from nlp.types import Label, ShopProfile
-from training.data import example_key, facts_from_dict
+from nlp.types import Label
+from training.data import example_key, facts_from_dict, profile_from_example
 from training.loop import add_config_args, config_overrides, fit, linear_schedule, total_steps
 
 log = logging.getLogger(__name__)
@@ -64,14 +64,7 @@ def render(example: dict[str, Any]) -> tuple[str, str]:
     """(prompt, response) for one example, with the prompt the Writer itself would send."""
     task = example["task"]
     if task == "reply":
-        p = example.get("profile") or {}
-        profile = ShopProfile(
-            name=p.get("name", "本店"),
-            category=p.get("category", example.get("category", "")),
-            tone=example.get("tone", "warm"),
-            signature=p.get("signature", ""),
-            policy=p.get("policy", ShopProfile().policy),
-        )
+        profile = profile_from_example(example)
         review = str(example["review"])
         label: Label = example["label"]
         prompt = prompts.reply_few_shot(
