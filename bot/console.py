@@ -127,10 +127,17 @@ class Console:
             raise InputError(f"没有第 {number} 条评价（最近一批共 {len(self.batch)} 条）")
         review = self.batch[number - 1]
         self.say(f"💬 回复 [{number}]：", end="")
-        drafts = await self.services.suggest_reply(
-            self.merchant_id, review, tone, on_text=lambda t: self.say(t, end="")
-        )
+        streamed: list[str] = []
+
+        def show(piece: str) -> None:
+            streamed.append(piece)
+            self.say(piece, end="")
+
+        drafts = await self.services.suggest_reply(self.merchant_id, review, tone, on_text=show)
         self.say()
+        if drafts[0].draft.text.strip() != "".join(streamed).strip():
+            # the writer samples several drafts and keeps the one the checks like best
+            self.say(f"   ↳ 采用通过检查的另一稿：{drafts[0].draft.text}")
         self.last = drafts[0]
         self.show_findings(drafts[0].draft)
 

@@ -51,6 +51,10 @@ class WriterConfig(ModelConfig):
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
     max_prompt_tokens: int = Field(1536, ge=128, le=32768)
+    # Digits may only spell numbers found in the facts / review and policy (nlp/grounding.py).
+    ground_numbers: bool = True
+    # Drafts sampled per request; the ones the checks rank best are returned (best-of-k).
+    candidates: int = Field(3, ge=1, le=8)
 
 
 class EngineConfig(BaseModel):

@@ -15,13 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer, TextStreamer
+from transformers import (
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+    TextStreamer,
+)
 
 from nlp import prompts
-from nlp.checks import check_copy, check_reply, detect_language, lint_ad_claims
+from nlp.checks import addresses_aspects, check_copy, check_reply, detect_language, lint_ad_claims
 from nlp.config import WriterConfig
 from nlp.digest import ReviewDigest
 from nlp.errors import Cancelled, InputError
+from nlp.grounding import DigitVocab, NumberGrounding, numbers_in
 from nlp.loading import LoadedModel
 from nlp.types import Draft, DraftKind, Finding, Length, Platform, ProductFacts, Sentiment, ShopProfile, Tone
 
@@ -72,6 +79,7 @@ class Writer:
         if isinstance(end_of_turn, int):
             stop_ids.add(end_of_turn)
         self.stop_ids = sorted(i for i in stop_ids if isinstance(i, int))
+        self.digits = DigitVocab.of(tok) if cfg.ground_numbers else None
 
     # -- public API -------------------------------------------------------------------------
 
@@ -126,11 +134,17 @@ class Writer:
         cancel: threading.Event | None = None,
     ) -> list[Draft]:
         prompt, n, kind, params = self._prompt(req)
+        if not 1 <= n <= 5:
+            raise InputError("variants must be between 1 and 5")
         stops = self._stops(kind)
         if on_text is not None and streamer is None:
             streamer = _CallbackStreamer(self.loaded.tokenizer, on_text, stops)
+        # Sample a few more drafts than asked for and keep the n the checks like best.
+        sampled = max(n, self.cfg.candidates) if self.cfg.temperature > 0 else n
         start = time.perf_counter()
-        texts, prompt_tokens, new_tokens = self._generate(prompt, n, streamer, cancel, stops)
+        texts, prompt_tokens, new_tokens = self._generate(
+            prompt, sampled, streamer, cancel, stops, _sources(req), stream_one=n == 1
+        )
         seconds = time.perf_counter() - start
         drafts = []
         for raw, k in zip(texts, new_tokens, strict=True):
@@ -148,7 +162,8 @@ class Writer:
                     seconds=seconds,
                 )
             )
-        return drafts
+        ranked = sorted(drafts, key=lambda d: _demerits(req, d))  # stable: ties keep sampling order
+        return ranked[:n]
 
     def _prompt(self, req: Request) -> tuple[Prompt, int, DraftKind, dict[str, Any]]:
         sampling = {
@@ -216,9 +231,9 @@ class Writer:
         streamer: Any,
         cancel: threading.Event | None = None,
         stops: tuple[str, ...] = prompts.STOP_STRINGS,
+        sources: tuple[str, ...] | None = None,
+        stream_one: bool = True,
     ) -> tuple[list[str], int, list[int]]:
-        if not 1 <= n <= 5:
-            raise InputError("variants must be between 1 and 5")
         tok = self.loaded.tokenizer
         ids = self._encode(prompt).to(self.loaded.input_device)
         sample = self.cfg.temperature > 0
@@ -234,10 +249,13 @@ class Writer:
         }
         if sample:
             kwargs |= {"temperature": self.cfg.temperature, "top_p": self.cfg.top_p}
+        if sources is not None and self.digits is not None:
+            grounding = NumberGrounding(tok, self.digits, numbers_in(*sources), ids.shape[1])
+            kwargs["logits_processor"] = LogitsProcessorList([grounding])
         if cancel is not None:
             kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
-        if streamer is not None and n == 1:
-            kwargs["streamer"] = streamer
+        if streamer is not None and stream_one:
+            kwargs["streamer"] = streamer if n == 1 else _FirstRow(streamer)
         model: Any = self.loaded.model
         with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
@@ -252,6 +270,23 @@ class Writer:
         if not sample:  # greedy gives one answer; repeat so callers always get n drafts
             texts, counts = texts * n, counts * n
         return texts, int(ids.shape[1]), counts
+
+
+def _demerits(req: Request, draft: Draft) -> tuple[bool, int, bool, int]:
+    """Sort key for candidate drafts: empty, errors, missed aspects (replies), warnings."""
+    errors = sum(f.severity == "error" for f in draft.findings)
+    misses = isinstance(req, ReplyRequest) and not addresses_aspects(draft.text, req.review)
+    return not draft.text.strip(), errors, misses, len(draft.findings) - errors
+
+
+def _sources(req: Request) -> tuple[str, ...]:
+    """The texts a draft may take numbers from."""
+    if isinstance(req, ReplyRequest):
+        p = req.profile
+        return (req.review, p.policy, p.name, p.signature)
+    if isinstance(req, CopyRequest):
+        return (req.facts.fact_text(),)
+    return (req.digest.render(),)
 
 
 def clean(text: str, stops: tuple[str, ...] = prompts.STOP_STRINGS) -> str:
@@ -333,6 +368,19 @@ class _CallbackStreamer(TextStreamer):
         out = self._gate.feed(text) + (self._gate.flush() if stream_end else "")
         if out:
             self._on_text(out)
+
+
+class _FirstRow:
+    """Streams only the first of several sequences sampled together (streamers take one)."""
+
+    def __init__(self, streamer: Any) -> None:
+        self.streamer = streamer
+
+    def put(self, value: torch.Tensor) -> None:
+        self.streamer.put(value[:1])
+
+    def end(self) -> None:
+        self.streamer.end()
 
 
 class _Cancelled(StoppingCriteria):

@@ -8,6 +8,7 @@ XIAOER_TEST_CACHE to reuse a cache (e.g. ~/.cache/xiaoer, shared with `xiaoer mo
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,8 @@ import pytest
 from nlp.bundled import SANITY_MAX_PPL, perplexity, prepare_gemma
 from nlp.config import NLPConfig, WriterConfig
 from nlp.models import load_classifier, load_writer
-from nlp.types import ShopProfile
-from nlp.writer import ReplyRequest
+from nlp.types import ProductFacts, ShopProfile
+from nlp.writer import CopyRequest, ReplyRequest
 
 pytestmark = pytest.mark.slow
 
@@ -60,3 +61,13 @@ def test_bundled_classifier_beats_chance(cfg: NLPConfig) -> None:
     assert labels[:3] == ["positive"] * 3, labels
     assert labels[3:] == ["negative"] * 3, labels
     assert out[0].aspects == ("quality", "logistics")
+
+
+def test_bundled_copy_only_writes_numbers_from_the_facts(cfg: NLPConfig) -> None:
+    # Sampled as in the product; the adapter alone invented prices for facts without one.
+    writer = load_writer(cfg.model_copy(update={"writer": WriterConfig(max_new_tokens=120)}))
+    facts = ProductFacts("陶瓷马克杯", ("手绘图案", "可进微波炉"), {"容量": "350ml"})
+    drafts = writer.copy(CopyRequest(facts, "taobao", "medium", n=2))
+    assert all(d.text for d in drafts)
+    numbers = {n for d in drafts for n in re.findall(r"[0-9]+(?:\.[0-9]+)?", d.text)}
+    assert numbers <= {"350"}, [d.text for d in drafts]

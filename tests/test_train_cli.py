@@ -199,3 +199,45 @@ def test_reply_checks_and_distinct_2() -> None:
     )
     assert distinct_2(["abab", "abab"]) == pytest.approx(2 / 6)
     assert distinct_2(["abc", "xyz"]) == 1.0 and distinct_2([""]) == 0.0
+
+
+def _refs(path: Path, shared: Path, rows: list[tuple[int, str]]) -> Path:
+    from training.data import text_hash
+
+    with (shared / "reviews.csv").open(encoding="utf-8") as f:
+        texts = [r["text"] for r in csv.DictReader(f)]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "row", "sha1", "label"])
+        w.writerows(("reviews.csv", i, text_hash(texts[i]), label) for i, label in rows)
+    return path
+
+
+def test_train_refs_only_train_and_never_leak_a_dev_text(
+    env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+    tiny_encoder_dir: Path,
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    polar = labelled(GOOD, "positive", "") + labelled(BAD, "negative", "")
+    lukewarm = [("还行吧", "neutral"), ("一般般", "neutral"), ("凑合用", "neutral")]
+    write_csv(shared / "reviews.csv", polar + lukewarm)
+    refs = _refs(tmp_path / "refs.csv", shared, [(i, label) for i, (_, label) in enumerate(polar)])
+    # hard cases: three new reviews, plus every reference again under another label
+    hard_rows = [(len(polar) + i, "neutral") for i in range(len(lukewarm))]
+    hard = _refs(tmp_path / "hard.csv", shared, hard_rows + [(i, "neutral") for i in range(len(polar))])
+    r = xiaoer(
+        ["train", "classifier", "--refs", str(refs), "--train-refs", str(hard), "--shared-dir", str(shared),
+         "--dev-fraction", "0.5", "--base", str(tiny_encoder_dir), "--out", str(tmp_path / "a"),
+         "--epochs", "1", "--batch-size", "8", "--max-length", "16"],
+        env, tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("train "))
+    train_part, dev_part = line.split("; dev ")
+    n_train, n_dev = int(train_part.split()[1]), int(dev_part.split()[0])
+    assert n_dev > 0 and n_train + n_dev == len(polar) + len(lukewarm)  # each text once
+    assert "neutral" not in dev_part  # hard cases never reach dev
+    # the references keep their own label; a dev text is not trained on under its hard label
+    assert "'neutral': 3" in train_part

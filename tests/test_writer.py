@@ -11,12 +11,13 @@ from nlp.config import WriterConfig
 from nlp.digest import digest
 from nlp.errors import Cancelled, InputError
 from nlp.loading import load_model
-from nlp.types import ProductFacts, Sentiment, ShopProfile
+from nlp.types import Draft, Finding, ProductFacts, Sentiment, ShopProfile
 from nlp.writer import (
     CopyRequest,
     ReplyRequest,
     StrategyRequest,
     Writer,
+    _demerits,
     _until_stop,
     clean,
     drop_repeated_lines,
@@ -76,6 +77,8 @@ def test_bad_requests_are_input_errors(tiny_gemma_dir: Path) -> None:
         w.reply(ReplyRequest("差" * 500, NEG, ShopProfile()))
     with pytest.raises(InputError):
         w.copy(CopyRequest(ProductFacts(name=""), n=1))
+    with pytest.raises(InputError, match="between 1 and 5"):
+        w.reply(ReplyRequest("物流太慢了", NEG, ShopProfile(), n=6))
 
 
 def test_copy_and_strategy_carry_check_results(tiny_gemma_dir: Path) -> None:
@@ -127,3 +130,33 @@ def test_streaming_stops_at_a_marker_split_across_pieces() -> None:
 def test_repeated_strategy_lines_are_dropped() -> None:
     looped = "- 物流：换快递\n- 包装：加固\n- 包装：加固纸箱\n- 售后：主动联系\n- 售后：主动联系"
     assert drop_repeated_lines(looped) == "- 物流：换快递\n- 包装：加固\n- 售后：主动联系"
+
+
+def _draft(text: str, *findings: Finding) -> Draft:
+    return Draft(kind="reply", text=text, findings=findings, model_id="m")
+
+
+def test_candidates_rank_errors_then_missed_aspects_then_warnings() -> None:
+    req = ReplyRequest("物流太慢了，等了一周", NEG, ShopProfile())
+    error = Finding("promise_beyond_policy", "error", "x", "赔偿")
+    warning = Finding("too_long", "warning", "x")
+    good = _draft("抱歉物流慢了，我们会催促快递。")
+    misses = _draft("感谢您的支持。")
+    warned = _draft("抱歉物流慢了，我们会催促快递。", warning)
+    wrong = _draft("抱歉物流慢了，赔偿您。", error)
+    empty = _draft("")
+    ranked = sorted([empty, wrong, warned, misses, good], key=lambda d: _demerits(req, d))
+    assert ranked == [good, warned, misses, wrong, empty]
+
+
+def test_extra_candidates_are_sampled_and_the_best_kept(tiny_gemma_dir: Path) -> None:
+    w = _writer(tiny_gemma_dir, temperature=1.0, candidates=4)
+    req = ReplyRequest("物流太慢了", NEG, ShopProfile(), n=2)
+    drafts = w.reply(req)
+    assert len(drafts) == 2
+    assert _demerits(req, drafts[0]) <= _demerits(req, drafts[1])
+    # streaming follows one of the sampled drafts and still returns the n best
+    pieces: list[str] = []
+    (best,) = w.reply(ReplyRequest("物流太慢了", NEG, ShopProfile()), on_text=pieces.append)
+    assert pieces and best.kind == "reply"
+    assert "".join(w.stream(ReplyRequest("物流太慢了", NEG, ShopProfile())))

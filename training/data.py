@@ -100,6 +100,14 @@ def _records(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     return list(reader.fieldnames or []), list(reader)
 
 
+def column_by_text(path: Path, column: str, text_column: str = "text") -> dict[str, str]:
+    """{text: value of `column`} for a labelled file ({} when it has no such column)."""
+    columns, rows = _records(path)
+    if column not in columns:
+        return {}
+    return {str(r.get(text_column) or "").strip(): str(r.get(column) or "") for r in rows}
+
+
 def parse_label(value: object, label_map: dict[str, Label] | None = None) -> Label | None:
     key = str(value).strip()
     if label_map and key in label_map:

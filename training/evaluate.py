@@ -9,8 +9,9 @@ label); the report also gives the neutral rate and the score when only positive 
 is compared.
 
 Writer, on the held-out examples its adapter never saw (the dev ids written into the
-adapter's training_summary.json) plus, to reach --replies, real reviews from --reviews files
-with the held-out shops' profiles: every draft goes through the product's own checks (language,
+adapter's training_summary.json) plus, to reach --replies, real reviews from --reviews files,
+each answered for a shop of its own category (the file's `category` column) with the default
+after-sales policy: every draft goes through the product's own checks (language,
 addresses the review's aspects, promises within the shop's policy, no invented facts, no
 forbidden claims, length, repeated sentences, unsafe content); distinct-2 across sampled
 variants; and the masked response loss on the held-out examples.
@@ -34,6 +35,7 @@ from nlp.types import LABELS, Label
 from training.data import (
     DataError,
     Example,
+    column_by_text,
     example_key,
     facts_from_dict,
     profile_from_example,
@@ -292,8 +294,10 @@ def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
         ids = heldout_ids(nlp, args.summary)
         examples = [e for p in args.data for e in read_examples(p) if example_key(e) in ids]
         extra: list[Example] = []
+        category: dict[str, str] = {}
         for path in args.reviews:
             extra += [e for e in read_labelled(path, "text", "label")[0] if 8 <= len(e.text) <= 200]
+            category |= column_by_text(path, "category")
     except (DataError, OSError) as exc:
         print(f"cannot read the data: {exc}", file=sys.stderr)
         return 2
@@ -301,10 +305,10 @@ def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
     for e in examples:
         by_task.setdefault(str(e["task"]), []).append(e)
     replies = by_task.get("reply", [])[: args.replies]
-    profiles = [r.get("profile") or {} for r in replies] or [{}]
     rng.shuffle(extra)
     for r in extra[: max(0, args.replies - len(replies))]:
-        p = rng.choice(profiles)
+        # a shop of the review's own category (when the file names one), with the default policy
+        p = {"category": category.get(r.text, "")}
         tone = "apologetic" if r.label == "negative" else rng.choice(["warm", "professional", "concise"])
         replies.append(
             {"id": r.source, "task": "reply", "review": r.text, "label": r.label, "profile": p, "tone": tone}

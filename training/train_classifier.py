@@ -1,8 +1,11 @@
 """Fine-tune the review classifier: LoRA (peft) on the encoder plus a 3-way classification head.
 
     xiaoer train classifier --train ../shared/data/reviews/online_shopping_10_cats_train.csv \
-        --refs training/data/labels_3class_part1.csv --dev-refs training/data/labels_3class_part2.csv \
+        --refs training/data/labels_3class_part*.csv --train-refs training/data/labels_3class_hard.csv \
         --out runs/classifier
+
+--refs are split by text hash into train and dev (a third held out); --train-refs only train
+(hard cases a model picked are not a fair sample to choose a checkpoint on).
 
 Reads top to bottom: config, data, model, optimizer, loop. The loop is accelerate's: one
 `prepare`, `accelerator.backward`, mixed precision where the device allows it. Early stopping
@@ -235,6 +238,17 @@ def split_refs(
     return [e for e in examples if e.text not in dev_texts], dev
 
 
+def _unique_texts(examples: list[Example]) -> list[Example]:
+    """First label wins when two reference files label the same text."""
+    seen: set[str] = set()
+    out = []
+    for e in examples:
+        if e.text not in seen:
+            seen.add(e.text)
+            out.append(e)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
@@ -250,6 +264,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--train", nargs="*", type=Path, default=[], help="labelled CSV/JSONL files")
     ap.add_argument("--refs", nargs="*", type=Path, default=[], help="our (file,row,sha1,label) references")
+    ap.add_argument(
+        "--train-refs",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="references used for training only (e.g. hard cases a model picked: not a fair dev sample)",
+    )
     ap.add_argument("--dev", nargs="*", type=Path, default=[], help="labelled dev files")
     ap.add_argument("--dev-fraction", type=float, default=0.33, help="share of --refs held out as dev")
     ap.add_argument("--shared-dir", type=Path, default=Path("../shared/data/reviews"))
@@ -279,8 +300,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: {report}")
             refs += examples
         ref_train, ref_dev = split_refs(refs, args.dev_fraction, seed) if not args.dev else (refs, [])
+        dev_texts = {e.text for e in ref_dev}
+        for path in args.train_refs:
+            examples, report = read_label_refs(path, args.shared_dir)
+            print(f"{path}: {report}")
+            ref_train += [e for e in examples if e.text not in dev_texts]
+            refs += examples
         own = {e.text for e in refs}  # our 3-class label wins over a file's binary label
-        train_set = list(ref_train)
+        train_set = _unique_texts(ref_train)
         rng = random.Random(seed)
         for path in args.train:
             examples, report = read_labelled(path, args.text_column, args.label_column, label_map)
@@ -306,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg.extra = {
         "train_files": [str(p) for p in args.train],
         "refs": [str(p) for p in args.refs],
+        "train_refs": [str(p) for p in args.train_refs],
         "max_per_file": args.max_per_file,
         "dev_fraction": args.dev_fraction,
     }
