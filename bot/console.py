@@ -136,8 +136,8 @@ class Console:
         drafts = await self.services.suggest_reply(self.merchant_id, review, tone, on_text=show)
         self.say()
         if drafts[0].draft.text.strip() != "".join(streamed).strip():
-            # the writer samples several drafts and keeps the one the checks like best
-            self.say(f"   ↳ 采用通过检查的另一稿：{drafts[0].draft.text}")
+            # the writer keeps the candidate the checks like best and signs with the shop's 落款
+            self.say(f"   ↳ 定稿：{drafts[0].draft.text}")
         self.last = drafts[0]
         self.show_findings(drafts[0].draft)
 

@@ -8,6 +8,7 @@ few-shot document instead (nlp/prompts.py). Every draft carries the checkers' fi
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -148,7 +149,10 @@ class Writer:
         seconds = time.perf_counter() - start
         drafts = []
         for raw, k in zip(texts, new_tokens, strict=True):
-            text = raw if kind == "reply" else drop_repeated_lines(raw)
+            if isinstance(req, ReplyRequest):
+                text = sign_off(raw, req.profile.signature)
+            else:
+                text = drop_repeated_lines(raw)
             drafts.append(
                 Draft(
                     kind=kind,
@@ -287,6 +291,19 @@ def _sources(req: Request) -> tuple[str, ...]:
     if isinstance(req, CopyRequest):
         return (req.facts.fact_text(),)
     return (req.digest.render(),)
+
+
+# A closing "——店名 客服名" the model wrote itself: short, after the last sentence.
+_SIGN_OFF = re.compile(r"\s*(?:——|—|--)[^。！？!?\n]{0,30}$")
+
+
+def sign_off(reply: str, signature: str) -> str:
+    """End a reply with the shop's own signature (or none), never one the model made up."""
+    body = _SIGN_OFF.sub("", reply).rstrip()
+    sig = signature.strip()
+    if not body or not sig:
+        return body
+    return body + (sig if sig.startswith(("—", "-", "~", "～")) else "——" + sig)
 
 
 def clean(text: str, stops: tuple[str, ...] = prompts.STOP_STRINGS) -> str:

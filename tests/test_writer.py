@@ -21,6 +21,7 @@ from nlp.writer import (
     _until_stop,
     clean,
     drop_repeated_lines,
+    sign_off,
 )
 from tests.tiny import save_tiny_gemma
 
@@ -160,3 +161,13 @@ def test_extra_candidates_are_sampled_and_the_best_kept(tiny_gemma_dir: Path) ->
     (best,) = w.reply(ReplyRequest("物流太慢了", NEG, ShopProfile()), on_text=pieces.append)
     assert pieces and best.kind == "reply"
     assert "".join(w.stream(ReplyRequest("物流太慢了", NEG, ShopProfile())))
+
+
+def test_replies_end_with_the_shops_own_signature_or_none() -> None:
+    made_up = "抱歉物流慢了，我们会催促快递。——本店小本店"
+    assert sign_off(made_up, "") == "抱歉物流慢了，我们会催促快递。"
+    assert sign_off(made_up, "——小林家居 阿林") == "抱歉物流慢了，我们会催促快递。——小林家居 阿林"
+    assert sign_off("谢谢您的好评！", "小林家居") == "谢谢您的好评！——小林家居"
+    # a dash inside the reply is not a sign-off; an empty reply stays empty (the checks flag it)
+    assert sign_off("尺码偏小——建议拍大一码。谢谢！", "") == "尺码偏小——建议拍大一码。谢谢！"
+    assert sign_off("——本店", "小林家居") == ""
