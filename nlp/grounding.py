@@ -75,7 +75,6 @@ class NumberGrounding(LogitsProcessor):
         self.vocab = vocab
         self.allowed = frozenset(allowed)
         self.prompt_length = prompt_length
-        self._digit_ids = [i for ids in vocab.digits.values() for i in ids]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for row in range(input_ids.shape[0]):
