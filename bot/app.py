@@ -6,13 +6,16 @@
 `build_application(settings, engine_factory)` is what both use and what the tests drive
 against a local Bot API server (`base_url` is a setting). The store and the engine are
 created in `post_init` and closed in `post_shutdown`; `stop()` first cancels model work in
-flight, so a shutdown takes seconds, not the length of a generation.
+flight, so a shutdown takes seconds, not the length of a generation. Start-up also says who
+may get in: a loud warning with XIAOER_ACCESS__OPEN=true, and while the bot has no admin a
+one-time `/claim CODE` on stderr (see bot/handlers/access.py).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,7 +42,7 @@ from telegram.ext import (
 from bot.handlers import access, admin, copy, errors, files, history, reviews, start, strategy
 from bot.handlers import settings as settings_handlers
 from bot.i18n import t
-from bot.logs import protect
+from bot.logs import MASK_SECRET, log_contents, protect
 from bot.runtime import BotData, Context, Runtime, UserData
 from bot.services import Services
 from bot.settings import Settings, SettingsError
@@ -53,8 +56,9 @@ log = logging.getLogger(__name__)
 EngineFactory = Callable[[NLPConfig], Engine]
 XiaoerApp = Application[ExtBot[int], Context, UserData, dict[Any, Any], BotData, JobQueue[Context]]
 
+CLAIM_CODE_BYTES = 16  # 128 random bits: the code is tried at most once a minute per user
 FLOOD_RETRIES = 3  # AIORateLimiter waits out a RetryAfter and tries again this many times
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]  # what we handle
 MENU = ("start", "help", "copy", "strategy", "history", "export", "settings", "cancel")
 
 
@@ -82,6 +86,9 @@ def build_application(settings: Settings, engine_factory: EngineFactory = defaul
     if tg.token is None:
         raise SettingsError("XIAOER_TELEGRAM__TOKEN is not set: create a bot with @BotFather and set it")
     protect(tg.token.get_secret_value())  # PTB and httpx log URLs, and URLs hold the token
+    if tg.webhook_secret is not None:
+        protect(tg.webhook_secret.get_secret_value(), MASK_SECRET)  # PTB logs setWebhook's params
+    log_contents(settings.log_contents)  # PTB logs updates and request bodies at DEBUG
 
     async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await _start_services(application, settings, engine_factory)
@@ -117,6 +124,8 @@ def _add_handlers(app: XiaoerApp) -> None:
     app.add_handler(TypeHandler(Update, access.gate), group=-1)
 
     # Group 0: the first handler that matches takes the update, so order matters.
+    # 0. Edited messages: never analysed again (one hint), whatever conversation is open.
+    app.add_handler(access.edits())
     # 1. Conversations first, so that their text steps win over "plain text = reviews".
     app.add_handler(start.onboarding())
     app.add_handler(settings_handlers.settings_conversation())
@@ -153,14 +162,31 @@ async def _start_services(
         log.info("loading models (the first start builds the bundled ones, about a minute)")
         await engine.load()
         log.info("models ready in %.1f s", time.perf_counter() - began)
-        allowed = await store.allowed_users()
+        allowed, admins = await store.allowed_users(), await store.admins()
     except BaseException:
         await engine.close()
         await store.close()
         raise
+    runtime = Runtime(settings, Services(store, engine, settings.limits), allowed, admins)
+    _announce_access(runtime)
     data: BotData = app.bot_data
-    data.runtime = Runtime(settings, Services(store, engine, settings.limits), allowed)
+    data.runtime = runtime
     await _set_commands(app)
+
+
+def _announce_access(runtime: Runtime) -> None:
+    """Warn when the bot is open to everyone; without an admin, print a one-time claim code."""
+    if not runtime.allowlist_active:
+        log.warning(
+            "XIAOER_ACCESS__OPEN=true: EVERY Telegram user can use this bot, its models and its "
+            "database. Set it to false and use XIAOER_ACCESS__ALLOWED_USER_IDS or /allow instead."
+        )
+    if runtime.has_admin:
+        return
+    runtime.claim_code = secrets.token_urlsafe(CLAIM_CODE_BYTES)
+    line = f"no admin yet: send /claim {runtime.claim_code} to the bot to become its admin (single use)"
+    print(f"\n*** xiaoer: {line} ***\n", file=sys.stderr, flush=True)
+    log.warning("%s", line)
 
 
 async def _set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -200,6 +226,7 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
     if not secret:
         secret = secrets.token_urlsafe(32)  # registered with Telegram by setWebhook at start-up
         log.info("XIAOER_TELEGRAM__WEBHOOK_SECRET is not set: using a random secret for this run")
+    protect(secret, MASK_SECRET)  # whoever holds it can post updates as any user
     return {
         "listen": tg.listen,
         "port": tg.port,

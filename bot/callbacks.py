@@ -27,6 +27,7 @@ RV_EDIT: Final = "rv:edit"
 RV_ACCEPT: Final = "rv:ok"
 RV_REJECT: Final = "rv:no"
 RV_REPLY: Final = "rv:reply"  # id: review id; a card that got no reply yet
+RV_RETRY: Final = "rv:retry"  # id: review id; a card whose reply failed
 # Copy variants (id: generation id) and the /copy questions
 CP_REGEN: Final = "cp:regen"
 CP_SHORTEN: Final = "cp:short"
@@ -57,6 +58,7 @@ _SPEC: Final[dict[str, tuple[bool, tuple[str, ...] | None]]] = {
     RV_ACCEPT: (True, None),
     RV_REJECT: (True, None),
     RV_REPLY: (True, None),
+    RV_RETRY: (True, None),
     CP_REGEN: (True, None),
     CP_SHORTEN: (True, None),
     CP_TONE: (True, TONES),

@@ -132,8 +132,8 @@ def _bot(settings: Settings, webhook: bool) -> int:
 def _analyze(settings: Settings, path: Path, output: Path) -> int:
     from tqdm import tqdm
 
-    from bot.parsing import ParseError, read_table
     from bot.report import labelled_csv
+    from bot.tables import ParseError, read_table
     from nlp.errors import ModelLoadError
     from nlp.models import load_classifier
     from nlp.types import Sentiment

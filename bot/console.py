@@ -19,9 +19,10 @@ import threading
 from collections.abc import AsyncIterator
 from typing import TextIO, TypeVar
 
+from bot import render
 from bot.parsing import spec_pair, split_items
 from bot.services import AnalysedReview, Services, StoredDraft
-from bot.store import FeedbackAction, InvalidValue, NotFound, StoreError
+from bot.store import DraftHasErrors, FeedbackAction, InvalidValue, NotFound, StoreError
 from nlp.errors import EngineError, InputError, ModelLoadError
 from nlp.types import ASPECTS, LENGTHS, PLATFORMS, TONES, Draft, Length, Platform, ProductFacts, Tone
 
@@ -190,7 +191,11 @@ class Console:
             await self.services.feedback(self.merchant_id, self.last.generation_id, "edited", arg)
         else:
             action: FeedbackAction = "accepted" if cmd == "/accept" else "rejected"
-            await self.services.feedback(self.merchant_id, self.last.generation_id, action)
+            try:
+                await self.services.feedback(self.merchant_id, self.last.generation_id, action)
+            except DraftHasErrors as exc:
+                self.say(render.accept_refusal("zh", "console.accept_has_errors", exc.findings))
+                return
         self.say("✅ 已记录，可用于训练。")
 
     async def on_copy(self, lines: AsyncIterator[str | None]) -> None:

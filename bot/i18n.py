@@ -313,6 +313,74 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "The labelled table (UTF-8, opens in Excel)",
     ),
     "file.no_reviews": ("文件里没有评价内容。", "The file holds no reviews."),
+    # -- uploads: why a file is refused (bot/tables.py ParseError codes), duplicates, rate units --
+    "upload.too_big": (
+        "文件太大（{size}，上限 {limit}），请拆分后再上传。",
+        "The file is too large ({size}; the limit is {limit}). Split it and upload the parts.",
+    ),
+    "upload.binary": (
+        "这不是文本文件（含二进制内容），请上传 CSV、TXT 或 .xlsx。",
+        "This is not a text file (it holds binary data): upload a CSV, TXT or .xlsx.",
+    ),
+    "upload.no_rows": ("文件里没有评价（只有表头或全是空行）。", "The file has no rows of reviews."),
+    "upload.empty": ("文件是空的。", "The file is empty."),
+    "upload.no_text_column": (
+        "找不到评价所在的列，请把该列命名为 text 或 评价内容。现有列：{columns}",
+        "No review column found: name it 'text' or '评价内容'. Columns: {columns}",
+    ),
+    "upload.bad_utf16": ("UTF-16 文件已损坏，请重新导出。", "The UTF-16 file is damaged: export it again."),
+    "upload.encoding": (
+        "文件编码无法识别：请另存为 UTF-8 或 GBK 编码。",
+        "Cannot decode the file: save it as UTF-8 or GBK.",
+    ),
+    "upload.foreign_encoding": (
+        "文件看起来是 {encoding} 编码（繁体或日文），按 GBK 读会变成乱码。请在 Excel 里另存为"
+        "“CSV UTF-8”后再上传。",
+        "The file looks like {encoding} (Traditional Chinese or Japanese) and would read as "
+        'gibberish. Save it from Excel as "CSV UTF-8" and upload it again.',
+    ),
+    "upload.bad_csv": (
+        "CSV 格式有误（{detail}），请重新导出。",
+        "Malformed CSV ({detail}): export it again.",
+    ),
+    "upload.bad_xlsx": (
+        "无法读取 Excel 文件（{detail}），请在 Excel 里重新保存为 .xlsx 或另存为 CSV。",
+        "Unreadable XLSX ({detail}): save it again as .xlsx from Excel, or as CSV.",
+    ),
+    "upload.too_many_rows": (
+        "行数太多：超过 {limit} 行（空行也算），请拆分后分批上传。",
+        "Too many rows: over {limit} (empty rows count too). Split the file and upload the parts.",
+    ),
+    "upload.too_many_columns": (
+        "文件有 {n} 列，最多支持 {limit} 列，请删掉不需要的列。",
+        "The file has {n} columns; at most {limit} are supported. Delete the columns you do not need.",
+    ),
+    "upload.too_many_cells": (
+        "表格太大：{rows} 行 × {columns} 列，最多 {cells} 个单元格，请删掉不需要的列或拆分文件。",
+        "The table is too large: {rows} rows × {columns} columns, at most {cells} cells. Delete "
+        "columns you do not need or split the file.",
+    ),
+    "upload.cell_too_long": (
+        "第 {row} 行有一个单元格超过 {limit} 个字，请删减后再上传。",
+        "Row {row} has a cell over {limit} characters: shorten it and upload again.",
+    ),
+    "upload.zip_members": (
+        "Excel 文件里有 {n} 个部件，最多 {limit} 个，请另存为 CSV。",
+        "The Excel file has {n} parts; at most {limit} are allowed. Save it as CSV.",
+    ),
+    "upload.zip_size": (
+        "Excel 文件解压后有 {size}，上限 {limit}，请拆分或另存为 CSV。",
+        "The Excel file unpacks to {size}; the limit is {limit}. Split it or save it as CSV.",
+    ),
+    "upload.zip_ratio": (
+        "Excel 文件的 {name} 压缩比异常（{ratio} 倍，上限 {limit} 倍），请在 Excel 里重新保存。",
+        "{name} in the Excel file is compressed {ratio}x (the limit is {limit}x): save it again from Excel.",
+    ),
+    "upload.repeat": (
+        "ℹ️ 这个文件 {when} 已经分析过，评价没有重复保存；下面是重新生成的报告。",
+        "ℹ️ This file was already analysed on {when}; its reviews were not stored again. Here is "
+        "the report once more.",
+    ),
     # -- /settings -----------------------------------------------------------------------------
     "set.show": (
         "⚙️ <b>店铺资料</b>\n{profile}\n界面语言：{ui}\n\n点按钮修改：",
@@ -335,14 +403,63 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "Writer: <code>{writer}</code>\nClassifier: <code>{classifier}</code>\nEngine: {engine}\n"
         "Data: {store}\nUsage today: {usage}\nAllowlist: {allowlist}",
     ),
-    "admin.allowlist_off": ("未启用（所有人可用）", "off (open to everyone)"),
-    "admin.allowlist_on": ("{n} 人", "{n} users"),
-    "admin.allow_usage": ("用法：/allow 用户ID", "Usage: /allow USER_ID"),
+    "admin.allowlist_off": (
+        "未启用（XIAOER_ACCESS__OPEN=true，所有人可用）",
+        "off (XIAOER_ACCESS__OPEN=true: open to everyone)",
+    ),
+    "admin.allowlist_on": ("{n} 人，管理员 {admins} 人", "{n} users, admins: {admins}"),
+    "admin.allow_usage": (
+        "用法：/allow 用户ID（纯数字，例如 /allow 123456789；对方给机器人发任意消息就能看到自己的 ID）",
+        "Usage: /allow USER_ID (digits only, e.g. /allow 123456789; users see their id when they "
+        "message the bot)",
+    ),
     "admin.allowed": ("✅ 已允许用户 {user_id}。", "✅ User {user_id} may now use the bot."),
     "admin.already": ("用户 {user_id} 已经在允许名单里。", "User {user_id} was already allowed."),
     "admin.open_note": (
-        "注意：允许名单未启用（XIAOER_ACCESS__ALLOWED_USER_IDS 为空），现在所有人都能使用。",
-        "Note: the allowlist is off (XIAOER_ACCESS__ALLOWED_USER_IDS is empty); everyone may use the bot.",
+        "注意：XIAOER_ACCESS__OPEN=true，现在所有人都能使用；关闭开放模式后允许名单才生效。",
+        "Note: XIAOER_ACCESS__OPEN=true, so everyone may use the bot; the allowlist applies once "
+        "open mode is off.",
+    ),
+    # -- access: /deny, the start-up claim code, edited messages ---------------------------------
+    "admin.deny_usage": (
+        "用法：/deny 用户ID（纯数字，例如 /deny 123456789）",
+        "Usage: /deny USER_ID (digits only, e.g. /deny 123456789)",
+    ),
+    "admin.denied": (
+        "🚫 已移除用户 {user_id}，对方不能再使用机器人。",
+        "🚫 User {user_id} was removed and can no longer use the bot.",
+    ),
+    "admin.not_listed": (
+        "用户 {user_id} 不在允许名单里，无需移除。",
+        "User {user_id} was not on the allowlist; nothing to remove.",
+    ),
+    "admin.deny_configured": (
+        "用户 {user_id} 写在配置里（XIAOER_ACCESS__ALLOWED_USER_IDS 或 XIAOER_ACCESS__ADMIN_USER_IDS），"
+        "请从配置中删除后重启机器人。",
+        "User {user_id} is listed in the configuration (XIAOER_ACCESS__ALLOWED_USER_IDS or "
+        "XIAOER_ACCESS__ADMIN_USER_IDS): remove them there and restart the bot.",
+    ),
+    "admin.deny_self": (
+        "不能把自己移除；需要的话请另一位管理员操作。",
+        "You can't remove yourself; another admin can.",
+    ),
+    "claim.ok": (
+        "✅ 你现在是这个机器人的管理员。/allow 用户ID 让别人使用，/deny 用户ID 移除，/stats 查看状态。",
+        "✅ You are now the admin of this bot. /allow USER_ID lets someone in, /deny USER_ID removes "
+        "them, /stats shows the status.",
+    ),
+    "claim.bad": (
+        "认领码不对或已经用过。认领码在 xiaoer run 启动时打印在控制台上；一分钟后可以再试。",
+        "That claim code is wrong or already used. It is printed on the console when `xiaoer run` "
+        "starts; you can try again in a minute.",
+    ),
+    "claim.none": (
+        "这个机器人已经有管理员了，无需认领。",
+        "This bot already has an admin; there is nothing to claim.",
+    ),
+    "edit.ignored": (
+        "✏️ 修改过的消息不会重新分析。请把改好的内容作为新消息再发一次。",
+        "✏️ Edited messages are not analysed again. Send the corrected text as a new message.",
     ),
     # -- access and errors ---------------------------------------------------------------------
     "not_allowed": (
@@ -370,4 +487,55 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "😵 出了点问题，已记录下来。请再试一次，或 /cancel 重新开始。",
         "😵 Something went wrong and was logged. Try again, or /cancel to start over.",
     ),
+    # -- cards that end in a final state (retry button, unexpected errors) ---------------------
+    "btn.retry": ("🔁 重试", "🔁 Try again"),
+    "err.card": ("出了点问题，已记录下来，请重试。", "something went wrong and was logged; try again."),
+    "err.card_db": ("保存时数据库出错，请重试。", "the database failed while saving; try again."),
+    "err.card_model": (
+        "模型加载失败，请联系管理员。",
+        "the model failed to load; please tell the admin.",
+    ),
+    "err.crashed": (
+        "🔄 模型出错，已自动重启，请再试一次。",
+        "🔄 The model crashed and was restarted; try again.",
+    ),
+    "cp.failed_all": (
+        "⚠️ 文案没写成：{reason}\n选一个长度再试一次，或 /cancel 退出。",
+        "⚠️ No copy this time: {reason}\nChoose a length to try again, or /cancel.",
+    ),
+    # -- resilience: the store could not write (busy, full, read-only) -------------------------
+    "err.db_busy": (
+        "⏳ 数据库忙，请稍后再试（这次没有保存）。",
+        "⏳ The database is busy; try again in a moment (nothing was saved this time).",
+    ),
+    "err.db_full": (
+        "❌ 磁盘已满，这次没有保存。请管理员清理 XIAOER_STORAGE__PATH 所在的磁盘后再试。",
+        "❌ The disk is full; nothing was saved. Ask the admin to free space where "
+        "XIAOER_STORAGE__PATH lives, then try again.",
+    ),
+    "err.db_read_only": (
+        "❌ 数据库文件只读，这次没有保存。请管理员检查 XIAOER_STORAGE__PATH 的写权限。",
+        "❌ The database file is read-only; nothing was saved. Ask the admin to make "
+        "XIAOER_STORAGE__PATH writable.",
+    ),
+    # -- policy: what the shop's policy allows (parsed policy, drafts with errors) ---------------
+    "set.policy_parsed": (
+        "📋 我理解的售后政策：\n{parsed}\n\n回复只会承诺以上内容；如有不对，请点“售后政策”改写（写明时限、"
+        "原因和运费由谁承担，例如“7天无理由退货，运费买家承担；质量问题包邮退换”）。",
+        "📋 How I read your after-sales policy:\n{parsed}\n\nReplies will promise only these. If something "
+        "is wrong, press “after-sales policy” and rewrite it (state the time limit, the reason and who "
+        "pays shipping, e.g. “7-day no-reason returns, buyer pays shipping; defective items exchanged "
+        "with free shipping”).",
+    ),
+    "card.accept_has_errors": (
+        "⚠️ 这条回复有错误（{problems}），不能直接采用：请先点“✏️ 修改”改好，或重新生成。",
+        "⚠️ This reply has errors ({problems}) and cannot be accepted as it is: tap “✏️ Edit” to fix it "
+        "first, or regenerate.",
+    ),
+    "console.accept_has_errors": (
+        "⚠️ 这条回复有错误（{problems}），不能直接采用：请用 /edit 修改后的回复，或 /reject。",
+        "⚠️ This reply has errors ({problems}) and cannot be accepted as it is: send /edit TEXT with "
+        "the fixed reply, or /reject.",
+    ),
+
 }

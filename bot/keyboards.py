@@ -53,6 +53,11 @@ def write_reply(lang: Language, review_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button(t(lang, "btn.reply"), cb.RV_REPLY, review_id)]])
 
 
+def retry_reply(lang: Language, review_id: int) -> InlineKeyboardMarkup:
+    """For a card whose reply could not be written: write one again."""
+    return InlineKeyboardMarkup([[_button(t(lang, "btn.retry"), cb.RV_RETRY, review_id)]])
+
+
 def copy_variant(lang: Language, generation_id: int, accepted: bool = False) -> InlineKeyboardMarkup | None:
     if accepted:
         return None

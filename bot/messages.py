@@ -1,7 +1,10 @@
 """Sending, editing and streaming messages the way every handler needs it.
 
-* `send` / `edit` take HTML, split it at `MessageLimit.MAX_TEXT_LENGTH` (the keyboard goes on
-  the last part) and ignore "message is not modified".
+* `send` / `edit` take HTML, split it at `MessageLimit.MAX_TEXT_LENGTH` UTF-16 units (the keyboard
+  goes on the last part) and ignore "message is not modified".
+* `settle` puts a card into its final state: it edits the message and, when the edit keeps
+  failing, sends the card as a new message (and deletes the old one if it can), so that no card
+  is left showing "writing…" without buttons.
 * Idempotent calls (edits, chat actions, callback answers) are retried once after a timeout or
   a network error; new messages are not, since a timed-out send may well have arrived.
   Flood control (RetryAfter) is retried by the `AIORateLimiter` before it gets here.
@@ -20,10 +23,10 @@ from types import TracebackType
 from typing import TypeVar
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message
-from telegram.constants import ChatAction
+from telegram.constants import CallbackQueryLimit, ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 
-from bot.render import split_html
+from bot.render import clip, split_html
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,26 @@ async def edit(
         await send(bot, chat_id, "\n".join(parts[1:]), markup)
 
 
+async def settle(
+    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """The final edit of a card; a new message with the same text and buttons if editing fails."""
+    try:
+        await edit(bot, chat_id, message_id, text, markup)
+        return
+    except (BadRequest, NetworkError) as exc:  # 5xx twice, timeouts, "message to edit not found"
+        log.warning("final edit of message %s failed (%s); sending the card anew", message_id, exc)
+    await send(bot, chat_id, text, markup)
+    try:  # the stale "writing…" card would only confuse; it may already be gone
+        await bot.delete_message(chat_id, message_id)
+    except TelegramError as exc:
+        log.info("could not delete the card that failed to update: %s", exc)
+
+
 async def answer(query: CallbackQuery, text: str | None = None) -> None:
     """Answer a callback query (stops the button's spinner); a stale query is only logged."""
+    if text is not None:  # a longer answer is refused outright; the start says enough
+        text = clip(text, CallbackQueryLimit.ANSWER_CALLBACK_QUERY_TEXT_LENGTH)
     try:
         await retry_once(lambda: query.answer(text))
     except BadRequest as exc:  # "query is too old", e.g. after a restart

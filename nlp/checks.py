@@ -9,8 +9,18 @@
   compared after normalisation (full-width digits, 500ml = 500 毫升 = 0.5L, 1kg = 2斤 = 1000g,
   两年 = 24个月, ¥59 = 59元 …).
 * `check_reply`: a review reply must not be empty, must be in the right language, must not repeat
-  itself, must not promise compensation the shop's policy does not offer, must not echo prompt
+  itself, must not promise what the shop's parsed policy does not license (nlp/promises.py,
+  nlp/policy.py), must not ask for a review to be deleted or changed, must not echo prompt
   injections or model self-talk, and should stay short.
+
+Finding codes: ``forbidden_claim`` and ``medical_claim`` (advertising law), ``invented_fact``
+(copy), and for replies ``empty``, ``wrong_language``, ``repeated_sentence``,
+``promise_beyond_policy`` (compensation, cash, coupons, gifts, refunds, returns, exchanges, free
+shipping or repairs that no remedy of the policy licenses for the customer's reason; free
+shipping where the policy makes the customer pay; money amounts the policy does not state; the
+review is never a source of amounts), ``review_manipulation`` (asking the customer to delete or
+change a review, or a good review in exchange for anything: always an error),
+``unsafe_content`` and ``too_long`` (warning).
 * `detect_language` and `addresses_aspects` are small helpers the checks (and callers) share.
 
 Everything is plain regular expressions over NFKC-normalised text; findings quote the offending
@@ -27,6 +37,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from nlp.aspects import detect_aspects
+from nlp.policy import parsed as parsed_policy
+from nlp.promises import promise_findings
 from nlp.types import Finding, Language, ProductFacts, Severity, ShopProfile
 
 __all__ = [
@@ -920,95 +932,12 @@ _UNSAFE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Promise:
-    pattern: re.Pattern[str]
-    licence: re.Pattern[str] | None  # None: the policy must contain the promise itself
-    what: str
-
-
-def _promise(pattern: str, licence: str | None, what: str) -> _Promise:
-    return _Promise(re.compile(pattern), None if licence is None else re.compile(licence), what)
-
-
-_MULTIPLE = r"[一二两三四五六七八九十百\d]+"
-_PROMISES: tuple[_Promise, ...] = (
-    _promise(
-        rf"(?:退|假|坏|少|错)一(?:赔|罚){_MULTIPLE}|[双两三四五十\d]+倍(?:赔偿|赔付|退款|返还)|双倍"
-        r"|(?<![a-z])(?:double|triple) (?:refund|compensation|your money)",
-        None,
-        "多倍赔偿",
-    ),
-    _promise(r"包赔|赔偿|补偿|赔付|赔您|赔给您|理赔|(?<![a-z])compensat\w*", r"赔|补偿|compensat", "赔偿"),
-    _promise(
-        r"红包|返现|现金|转账|打款|(?<![a-z])cash(?:\s?back)?(?![a-z])", r"红包|返现|现金|cash", "红包/返现"
-    ),
-    _promise(
-        r"优惠券|代金券|无门槛券|礼券|购物券|折扣券|(?<![a-z])(?:coupons?|vouchers?|store credit)(?![a-z])",
-        r"券|coupon|voucher",
-        "优惠券",
-    ),
-    _promise(
-        r"赠品|赠送|免费送|额外送|加送|(?:送|给)(?:您|你)(?:一份|一个|个|份|些|点)?(?:小)?(?:礼物|礼品|小样)"
-        r"|(?<![a-z])(?:free gifts?|(?:send|give) you a (?:small |free )?gift)(?![a-z])",
-        r"赠|礼|gift",
-        "赠品",
-    ),
-    _promise(
-        r"仅退款|不用退货|无需退货|无需寄回|不用寄回|不用退回|无需退回|直接退款"
-        r"|(?<![a-z])(?:keep the (?:item|product)|no need to (?:return|send))",
-        r"仅退款|无需退|不用退|无需寄回|不用寄回|keep the",
-        "仅退款不退货",
-    ),
-    _promise(
-        r"免费(?:换新|更换|重发|补发)|换新|换一个新的|重新(?:给您)?发|补发|重发"
-        r"|(?<![a-z])(?:replacement|replace it|resend|send (?:you )?a new one)(?![a-z])",
-        r"换|补发|重发|replac",
-        "换新/补发",
-    ),
-    _promise(
-        r"全额退款|退款|退钱|退货|退还|(?<![a-z])(?:refund\w*|money back)",
-        r"退|refund|money back",
-        "退款退货",
-    ),
-    _promise(
-        r"包邮|免运费|运费(?:由我们|我们|本店|由本店)?(?:来)?(?:承担|报销|补贴|出)|(?:承担|报销)运费"
-        r"|(?<![a-z])(?:free shipping|cover (?:the )?shipping)",
-        r"运费|包邮|邮费|shipping",
-        "承担运费",
-    ),
-    _promise(
-        r"免费维修|上门(?:维修|安装|取件)|终身(?:保修|质保|维修)|保修|质保|(?<![a-z])warranty(?![a-z])",
-        r"维修|保修|质保|上门|warranty",
-        "保修/上门服务",
-    ),
-)
-_REPLY_NEGATION = re.compile(
-    r"(?:不|无法|不能|没法|没办法|不会|不予|恕不|暂不|暂时无法|不支持|不可以|不可|无权|不提供|未能)"
-    r"(?:再|为您|给您|帮您|向您|替您|直接|办理|进行|提供|安排|做|予以|支持|额外|任何|发放|发|送|给|的|\s"
-    r"|补偿|赔偿|赔付|退款|返现|红包|现金)*$"
-    r"|(?<![a-z])(?:cannot|can't|can not|unable to|not able to|won't|will not|don't|do not|no)"
-    r"\s+(?:[a-z]+\s+){0,2}$"
-)
-_POLICY_NEGATION = re.compile(r"(?:不|不予|不支持|不提供|无法|不能|不可|恕不|概不|不接受)$")
-_MONEY = re.compile(
-    rf"(?:[¥$]\s*(?:{_ARABIC})|(?:{_ARABIC})\s*(?:元|块|rmb|yuan)(?![a-z])|[一二两三四五六七八九十百千]+(?:元|块钱?))"
-)
 _CLAUSE_BREAK = re.compile(r"[，,。！？!?；;\n]")
 
 
 def _clause_before(text: str, start: int) -> str:
     breaks = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)]
     return text[breaks[-1] if breaks else 0 : start]
-
-
-def _policy_allows(policy: str, promise: _Promise, span: str) -> bool:
-    if promise.licence is None:
-        return span in policy
-    for m in promise.licence.finditer(policy):
-        if not _POLICY_NEGATION.search(policy[max(0, m.start() - 4) : m.start()]):
-            return True
-    return False
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -1020,50 +949,6 @@ def _sentences(text: str) -> list[tuple[int, int]]:
         start = m.end()
     bounds.append((start, len(text)))
     return [(s, e) for s, e in bounds if text[s:e].strip()]
-
-
-def _beyond_policy(span: str, what: str) -> Finding:
-    message = f"回复承诺了“{span}”（{what}），但店铺售后政策没有这一项；请删除，或先更新售后政策"
-    return Finding("promise_beyond_policy", "error", message, span)
-
-
-@dataclass(frozen=True)
-class _PromiseHit(_Span):
-    promise: _Promise
-
-
-def _promise_hits(reply: str, start: int, end: int) -> list[_PromiseHit]:
-    """Promises made (not negated: "无法为您退款") in reply[start:end], longest match first."""
-    hits = (
-        _PromiseHit(m.start(), m.end(), priority, promise)
-        for priority, promise in enumerate(_PROMISES)
-        for m in promise.pattern.finditer(reply, start, end)
-        if not _REPLY_NEGATION.search(_clause_before(reply, m.start()))
-    )
-    return _longest_first(hits)
-
-
-def _promise_findings(reply: _Text, policy: str) -> list[Finding]:
-    findings: list[Finding] = []
-    for start, end in _sentences(reply.norm):
-        hits = _promise_hits(reply.norm, start, end)
-        broken = [h for h in hits if not _policy_allows(policy, h.promise, reply.norm[h.start : h.end])]
-        findings.extend(_beyond_policy(reply.source(h.start, h.end), h.promise.what) for h in broken)
-        if hits and not broken:
-            findings.extend(_amount_findings(reply, start, end, policy))
-    return _unique(findings)
-
-
-def _amount_findings(reply: _Text, start: int, end: int, policy: str) -> Iterator[Finding]:
-    """Money amounts next to an allowed promise ("退款20元") that the policy does not state."""
-    policy_amounts = {_key(q.raw) for m in _quantity_matches(policy, strict_one=False) for q in m.quantities}
-    for m in _MONEY.finditer(reply.norm, start, end):
-        amounts = [q.raw for qm in _quantity_matches(m.group(0), strict_one=False) for q in qm.quantities]
-        if amounts and all(_key(a) in policy_amounts for a in amounts):
-            continue
-        span = reply.source(m.start(), m.end())
-        message = f"回复承诺了金额“{span}”，但店铺售后政策没有写明；请删除具体金额，或先更新售后政策"
-        yield Finding("promise_beyond_policy", "error", message, span)
 
 
 def _is_blank(text: str) -> bool:
@@ -1134,12 +1019,12 @@ def check_reply(reply: str, review: str, profile: ShopProfile) -> list[Finding]:
     if _is_blank(reply):
         return [Finding("empty", "error", "回复为空或只有标点符号，请重新生成")]
     norm = _normalise(reply)
-    policy = _normalise(profile.policy).norm
+    policy = parsed_policy(profile.policy)
     optional = (_language_finding(reply, review, profile), _length_finding(reply))
     return [
         *(f for f in optional[:1] if f is not None),
         *_repeat_findings(reply),
-        *_promise_findings(norm, policy),
+        *promise_findings(norm.norm, norm.source, _normalise(review).norm, policy),
         *_unique(_unsafe_findings(norm)),
         *lint_ad_claims(reply),
         *(f for f in optional[1:] if f is not None),

@@ -7,6 +7,10 @@ is only ever touched by its own thread. Concurrent `classify` calls that arrive 
 `batch_wait_ms` of each other are merged into one forward pass (up to `max_batch` texts).
 Every request has a timeout; a request whose caller gave up is skipped if it has not started,
 and a running generation is stopped at the next token.
+
+A worker that dies (anything escaping its loop, e.g. a `BaseException` from a model) fails the
+jobs it held with `WorkerCrashed` at once and is replaced by a new thread; crashes in a row wait
+longer before each restart (`restart_delay`) so that a crash loop cannot spin.
 """
 
 from __future__ import annotations
@@ -23,13 +27,28 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nlp.config import EngineConfig
-from nlp.errors import Cancelled, EngineBusy, EngineClosed, EngineTimeout, InputError
+from nlp.errors import Cancelled, EngineBusy, EngineClosed, EngineError, EngineTimeout, InputError
 from nlp.types import Draft, Sentiment
 
 if TYPE_CHECKING:
     from nlp.writer import Request
 
 log = logging.getLogger(__name__)
+
+RESTART_BASE_S = 0.5  # the second crash within CRASH_WINDOW_S waits this long, then doubling
+RESTART_MAX_S = 30.0  # a crash loop restarts at most this rarely
+CRASH_WINDOW_S = 60.0  # crashes further apart than this count as unrelated
+
+
+class WorkerCrashed(EngineError):
+    """The model's worker thread died while it held this request; a new worker takes over."""
+
+
+def restart_delay(recent_crashes: int) -> float:
+    """Seconds to wait before restarting a worker that crashed `recent_crashes` times lately."""
+    if recent_crashes <= 1:
+        return 0.0  # a single crash: serve the queue again right away
+    return min(RESTART_MAX_S, RESTART_BASE_S * 2.0 ** (recent_crashes - 2))
 
 
 class SupportsClassify(Protocol):
@@ -65,6 +84,7 @@ class EngineStats:
     generations: int = 0
     timeouts: int = 0
     largest_batch: int = 0
+    restarts: int = 0  # workers replaced after a crash
 
 
 class _Lane:
@@ -74,6 +94,8 @@ class _Lane:
         self.name = name
         self.queue: queue.Queue[_Job] = queue.Queue(maxsize=size)
         self.thread: threading.Thread | None = None
+        self.held: list[_Job] = []  # taken from the queue and not answered yet
+        self.crashes: list[float] = []  # time.monotonic() of recent crashes
 
 
 class Engine:
@@ -94,17 +116,24 @@ class Engine:
         self._classify = _Lane("classify", cfg.queue_size)
         self._generate = _Lane("generate", cfg.queue_size)
         self._closed = False
+        self._stopping = threading.Event()  # wakes a worker waiting out its restart delay
+        self._lane_lock = threading.Lock()  # guards lane.thread against a restart during close
         self.stats = EngineStats()
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        for lane in (self._classify, self._generate):
-            if lane.thread is None:
-                lane.thread = threading.Thread(
-                    target=self._work, args=(lane,), name=f"xiaoer-{lane.name}", daemon=True
-                )
-                lane.thread.start()
+        with self._lane_lock:
+            for lane in (self._classify, self._generate):
+                if lane.thread is None:
+                    self._spawn(lane, 0.0)
+
+    def _spawn(self, lane: _Lane, delay: float) -> None:
+        # the caller holds _lane_lock
+        lane.thread = threading.Thread(
+            target=self._work, args=(lane, delay), name=f"xiaoer-{lane.name}", daemon=True
+        )
+        lane.thread.start()
 
     async def load(self, classifier: bool = True, writer: bool = True) -> None:
         """Build the models now (each on its worker) instead of on first use."""
@@ -124,6 +153,7 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self._stopping.set()
         for lane in (self._classify, self._generate):
             while True:
                 try:
@@ -134,8 +164,11 @@ class Engine:
                 _fail(job, EngineClosed("the engine was shut down"))
             if lane.thread is not None:
                 lane.queue.put(_STOP)
-                await asyncio.to_thread(lane.thread.join)
-                lane.thread = None
+            while (thread := lane.thread) is not None:  # a crashed worker's successor takes _STOP
+                await asyncio.to_thread(thread.join)
+                with self._lane_lock:
+                    if lane.thread is thread:
+                        lane.thread = None
 
     async def __aenter__(self) -> Engine:
         self.start()
@@ -210,21 +243,47 @@ class Engine:
             if writer and self._writer is None:
                 self._writer = self._make_writer()
 
-    def _work(self, lane: _Lane) -> None:
+    def _work(self, lane: _Lane, delay: float) -> None:
+        """A worker's life: serve the lane until _STOP; if anything escapes, hand over to a new one."""
+        if self._stopping.wait(delay):
+            return  # closed while waiting to restart; close() joins us and stops
+        try:
+            self._serve(lane)
+        except BaseException as exc:  # a dying worker must still answer its jobs and be replaced
+            self._crashed(lane, exc)
+
+    def _serve(self, lane: _Lane) -> None:
         while True:
             job = lane.queue.get()
             if job is _STOP:
                 return
             if job.cancel.is_set():
                 continue  # its caller already gave up
+            lane.held = [job]
             if job.kind == "classify":
-                self._run_batch(self._gather(lane, job))
+                self._gather(lane, lane.held)
+                self._run_batch(lane.held)
             else:
                 self._run_one(job)
+            lane.held = []
 
-    def _gather(self, lane: _Lane, first: _Job) -> list[_Job]:
-        """Collect classify jobs that arrive within batch_wait_ms, up to max_batch texts."""
-        jobs, size = [first], len(first.payload)
+    def _crashed(self, lane: _Lane, exc: BaseException) -> None:
+        """Fail the jobs the dead worker held and start its successor (later, in a crash loop)."""
+        log.error("the %s worker died; starting a new one", lane.name, exc_info=exc)
+        held, lane.held = lane.held, []  # before the successor starts taking jobs
+        now = time.monotonic()
+        lane.crashes = [t for t in lane.crashes if now - t < CRASH_WINDOW_S] + [now]
+        with self._lane_lock:  # the successor exists before the callers hear of the crash
+            if not self._closed and lane.thread is threading.current_thread():
+                self.stats.restarts += 1
+                self._spawn(lane, restart_delay(len(lane.crashes)))
+        crashed = "模型出错，已自动重启，请再试一次 / the model worker crashed and was restarted; try again"
+        for job in held:
+            _fail(job, WorkerCrashed(crashed))
+
+    def _gather(self, lane: _Lane, jobs: list[_Job]) -> None:
+        """Add classify jobs that arrive within batch_wait_ms to `jobs`, up to max_batch texts."""
+        size = sum(len(j.payload) for j in jobs)
         deadline = time.perf_counter() + self.cfg.batch_wait_ms / 1000
         while size < self.cfg.max_batch:
             try:
@@ -237,7 +296,6 @@ class Engine:
             if not nxt.cancel.is_set():
                 jobs.append(nxt)
                 size += len(nxt.payload)
-        return jobs
 
     def _run_batch(self, jobs: list[_Job]) -> None:
         texts = [t for j in jobs for t in j.payload]
@@ -245,7 +303,7 @@ class Engine:
             self._ensure(classifier=True, writer=False)
             assert self._classifier is not None
             results = self._classifier.classify(texts)
-        except BaseException as exc:
+        except Exception as exc:  # a BaseException ends the worker: _crashed answers these jobs
             for j in jobs:
                 _fail(j, exc)
             return
@@ -269,7 +327,7 @@ class Engine:
             _resolve(job, drafts)
         except Cancelled:
             _fail(job, EngineTimeout("cancelled"))
-        except BaseException as exc:
+        except Exception as exc:
             _fail(job, exc)
 
 
@@ -285,10 +343,8 @@ def _resolve(job: _Job, value: Any) -> None:
         job.future.set_result(value)
 
 
-def _fail(job: _Job, exc: BaseException) -> None:
-    if not isinstance(exc, Exception):
-        raise exc  # KeyboardInterrupt / SystemExit are not ours to swallow
-    if not isinstance(exc, (InputError, EngineTimeout)):
+def _fail(job: _Job, exc: Exception) -> None:
+    if not isinstance(exc, (InputError, EngineTimeout, WorkerCrashed)):
         log.exception("inference job failed", exc_info=exc)
     with contextlib.suppress(InvalidStateError):
         job.future.set_exception(exc)

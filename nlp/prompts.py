@@ -46,9 +46,13 @@ SYSTEM = (
 _MARKERS = re.compile(r"#{2,}|(?:顾客评价|客服回复|商品信息|文案)[:：]")
 
 
+# 【】 delimit data in the prompts: inside the data they become 〖〗 so a review cannot close its quote.
+_BRACKETS = str.maketrans("【】", "〖〗")
+
+
 def quote(text: str, limit: int = 2000) -> str:
-    """Untrusted text as one line of data."""
-    text = _MARKERS.sub(" ", text)
+    """Untrusted text as one line of data, unable to close the 【】 it is quoted in."""
+    text = _MARKERS.sub(" ", text).translate(_BRACKETS)
     return re.sub(r"\s+", " ", text).strip()[:limit]
 
 
@@ -102,12 +106,21 @@ def reply_instruction(profile: ShopProfile, tone: Tone, language: str) -> str:
 
 
 def reply_chat(
-    review: str, label: Label, aspects: tuple[str, ...], profile: ShopProfile, tone: Tone, language: str
+    review: str,
+    label: Label,
+    aspects: tuple[str, ...],
+    profile: ShopProfile,
+    tone: Tone,
+    language: str,
+    plan: tuple[str, ...] = (),
 ) -> list[dict[str, str]]:
+    """`plan`: the reply plan's lines (nlp/plan.py ReplyPlan.lines), spans already quoted."""
     user = (
         reply_instruction(profile, tone, language)
         + f"\n顾客评价（{LABEL_ZH[label]}，涉及：{_aspect_names(aspects)}）：【{quote(review)}】"
     )
+    if plan:
+        user += "\n回复计划（照此回复）：\n" + "\n".join(f"- {line}" for line in plan)
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 

@@ -3,16 +3,24 @@
 Synchronous and pure: callers (the async Engine) run it on a worker thread. Works with
 chat-template instruct models from the hub and with the bundled base model, which gets a
 few-shot document instead (nlp/prompts.py). Every draft carries the checkers' findings.
+
+Replies go through the safe-reply pipeline: understand the review (nlp/understand.py), plan
+the reply within the shop's policy (nlp/plan.py), sample the model's candidates and add the
+composer's draft (nlp/compose.py), and let the judge (nlp/judge.py) pick the best model
+candidate that keeps to the plan; when none does, the composer's draft is shown. Each reply
+draft records `params["path"]` ("model" or "composer") and `params["first_ok"]` (whether the
+first sampled candidate alone would have passed, for evaluation).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import re
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -26,12 +34,29 @@ from transformers import (
 
 from nlp import prompts
 from nlp.checks import addresses_aspects, check_copy, check_reply, detect_language, lint_ad_claims
+from nlp.compose import compose, sign_off
 from nlp.config import WriterConfig
 from nlp.digest import ReviewDigest
 from nlp.errors import Cancelled, InputError
 from nlp.grounding import DigitVocab, NumberGrounding, numbers_in
+from nlp.judge import judge_reply, passes
 from nlp.loading import LoadedModel
+from nlp.plan import ReplyPlan, plan_reply
+from nlp.policy import ParsedPolicy, parse_policy
 from nlp.types import Draft, DraftKind, Finding, Length, Platform, ProductFacts, Sentiment, ShopProfile, Tone
+from nlp.understand import Understanding, understand
+
+__all__ = [
+    "CopyRequest",
+    "OnText",
+    "ReplyRequest",
+    "Request",
+    "StrategyRequest",
+    "Writer",
+    "clean",
+    "drop_repeated_lines",
+    "sign_off",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +71,7 @@ class ReplyRequest:
     profile: ShopProfile
     tone: Tone | None = None  # None: the shop's default tone
     n: int = 1
+    understanding: Understanding | None = None  # None: understood here from review and sentiment
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,20 @@ class StrategyRequest:
 
 
 Request = ReplyRequest | CopyRequest | StrategyRequest
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """What the writer knows about a review before any candidate is written."""
+
+    understanding: Understanding
+    policy: ParsedPolicy
+    plan: ReplyPlan
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_policy(text: str) -> ParsedPolicy:
+    return parse_policy(text)  # pure; a shop's policy changes rarely and is parsed once per text
 
 
 class Writer:
@@ -120,7 +160,7 @@ class Writer:
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-        yield from _until_stop(streamer, self._stops(self._prompt(req)[2]))
+        yield from _until_stop(streamer, self._stops(_kind(req)))
         thread.join()
         if error:
             raise error[0]
@@ -134,7 +174,8 @@ class Writer:
         streamer: Any = None,
         cancel: threading.Event | None = None,
     ) -> list[Draft]:
-        prompt, n, kind, params = self._prompt(req)
+        planned = self._plan(req) if isinstance(req, ReplyRequest) else None
+        prompt, n, kind, params = self._prompt(req, planned)
         if not 1 <= n <= 5:
             raise InputError("variants must be between 1 and 5")
         stops = self._stops(kind)
@@ -157,7 +198,7 @@ class Writer:
                 Draft(
                     kind=kind,
                     text=text,
-                    findings=tuple(self._check(req, text)),
+                    findings=tuple(self._check(req, text, planned)),
                     model_id=self.loaded.model_id,
                     adapter_id=self.loaded.adapter_id,
                     params=params,
@@ -167,9 +208,20 @@ class Writer:
                 )
             )
         ranked = sorted(drafts, key=lambda d: _demerits(req, d))  # stable: ties keep sampling order
+        if isinstance(req, ReplyRequest) and planned is not None:
+            return _choose(req, planned, drafts, ranked, n)
         return ranked[:n]
 
-    def _prompt(self, req: Request) -> tuple[Prompt, int, DraftKind, dict[str, Any]]:
+    def _plan(self, req: ReplyRequest) -> _Planned:
+        if not req.review.strip():
+            raise InputError("评价内容为空 / the review is empty")
+        u = req.understanding or understand(req.review, req.sentiment)
+        policy = _parsed_policy(req.profile.policy)
+        return _Planned(u, policy, plan_reply(u, policy, req.profile, req.tone or req.profile.tone))
+
+    def _prompt(
+        self, req: Request, planned: _Planned | None = None
+    ) -> tuple[Prompt, int, DraftKind, dict[str, Any]]:
         sampling = {
             "temperature": self.cfg.temperature,
             "top_p": self.cfg.top_p,
@@ -183,8 +235,12 @@ class Writer:
             lang = req.profile.language if req.profile.language != "auto" else detect_language(req.review)
             s = req.sentiment
             args = (req.review, s.label, s.aspects, req.profile, tone, lang)
+            # The bundled adapter learnt the bare prompt; only chat models are told the plan.
+            lines = tuple(planned.plan.lines()) if planned is not None else ()
             p: Prompt = (
-                prompts.reply_chat(*args) if self.chat else prompts.reply_few_shot(*args, shots=self.shots)
+                prompts.reply_chat(*args, plan=lines)
+                if self.chat
+                else prompts.reply_few_shot(*args, shots=self.shots)
             )
             return p, req.n, "reply", {**sampling, "tone": tone, "language": lang, "label": s.label}
         if isinstance(req, CopyRequest):
@@ -202,9 +258,11 @@ class Writer:
         p = prompts.strategy_chat(summary) if self.chat else prompts.strategy_few_shot(summary, self.shots)
         return p, 1, "strategy", sampling
 
-    def _check(self, req: Request, text: str) -> list[Finding]:
+    def _check(self, req: Request, text: str, planned: _Planned | None = None) -> list[Finding]:
         if isinstance(req, ReplyRequest):
-            return check_reply(text, req.review, req.profile)
+            if planned is None:
+                return check_reply(text, req.review, req.profile)
+            return judge_reply(text, req.review, planned.plan, planned.policy, req.profile)
         if isinstance(req, CopyRequest):
             return check_copy(text, req.facts)
         return lint_ad_claims(text)
@@ -283,27 +341,60 @@ def _demerits(req: Request, draft: Draft) -> tuple[bool, int, bool, int]:
     return not draft.text.strip(), errors, misses, len(draft.findings) - errors
 
 
+def _choose(
+    req: ReplyRequest, planned: _Planned, sampled: list[Draft], ranked: list[Draft], n: int
+) -> list[Draft]:
+    """The n best model candidates that pass the judge, topped up with the composer's drafts.
+
+    Every sampled draft was judged against the plan (its findings include the judge's); the
+    first sampled one's verdict is what a single sample would have given.
+    """
+    first_ok = bool(sampled) and bool(sampled[0].text.strip()) and passes(list(sampled[0].findings))
+    chosen = [
+        replace(d, params={**d.params, "path": "model", "first_ok": first_ok})
+        for d in ranked
+        if d.text.strip() and passes(list(d.findings))
+    ][:n]
+    template = sampled[0] if sampled else Draft(kind="reply", text="")
+    seed = zlib.crc32(req.review.encode("utf-8"))
+    texts = {d.text for d in chosen}
+    attempt = 0
+    while len(chosen) < n:
+        text = compose(planned.plan, req.profile, planned.policy, req.review, seed=seed + attempt)
+        attempt += 1
+        if text in texts and attempt < 4 * n:
+            continue  # a variant should differ from the others when the phrase bank allows
+        texts.add(text)
+        findings = judge_reply(text, req.review, planned.plan, planned.policy, req.profile)
+        chosen.append(
+            replace(
+                template,
+                text=text,
+                findings=tuple(findings),
+                params={**template.params, "path": "composer", "first_ok": first_ok},
+            )  # tokens and seconds stay the model's: that is what this reply cost
+        )
+    return chosen
+
+
+def _kind(req: Request) -> DraftKind:
+    if isinstance(req, ReplyRequest):
+        return "reply"
+    return "copy" if isinstance(req, CopyRequest) else "strategy"
+
+
 def _sources(req: Request) -> tuple[str, ...]:
-    """The texts a draft may take numbers from."""
+    """The texts a draft may take numbers from.
+
+    A reply takes numbers from the shop's policy, name and signature only, not from the review:
+    "100" in "花了100元" must not become "给您100元" (nlp/promises.py reports such amounts too).
+    """
     if isinstance(req, ReplyRequest):
         p = req.profile
-        return (req.review, p.policy, p.name, p.signature)
+        return (p.policy, p.name, p.signature)
     if isinstance(req, CopyRequest):
         return (req.facts.fact_text(),)
     return (req.digest.render(),)
-
-
-# A closing "——店名 客服名" the model wrote itself: short, after the last sentence.
-_SIGN_OFF = re.compile(r"\s*(?:——|—|--)[^。！？!?\n]{0,30}$")
-
-
-def sign_off(reply: str, signature: str) -> str:
-    """End a reply with the shop's own signature (or none), never one the model made up."""
-    body = _SIGN_OFF.sub("", reply).rstrip()
-    sig = signature.strip()
-    if not body or not sig:
-        return body
-    return body + (sig if sig.startswith(("—", "-", "~", "～")) else "——" + sig)
 
 
 def clean(text: str, stops: tuple[str, ...] = prompts.STOP_STRINGS) -> str:

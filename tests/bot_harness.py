@@ -81,6 +81,42 @@ class SlowWriter:
         return drafts
 
 
+class FailingWriter:
+    """A scripted writer that fails on demand: a fixed reply, or the next queued error.
+
+    `fail_next(error, count)` makes the next `count` generations raise `error` (a RuntimeError
+    such as "CUDA out of memory", a BaseException that kills the worker, ...); `fail_on` makes
+    every request whose review or product name contains that word raise `error_on`.
+    """
+
+    def __init__(self, text: str = "亲，感谢您的反馈，我们马上处理。") -> None:
+        self.text = text
+        self.errors: list[BaseException] = []
+        self.fail_on: str | None = None
+        self.error_on: BaseException = RuntimeError("CUDA out of memory")
+        self.calls = 0
+
+    def fail_next(self, error: BaseException, count: int = 1) -> None:
+        self.errors.extend([error] * count)
+
+    def generate(
+        self, req: Any, on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None
+    ) -> list[Draft]:
+        self.calls += 1
+        subject = str(getattr(req, "review", "") or getattr(getattr(req, "facts", None), "name", ""))
+        if self.errors:
+            raise self.errors.pop(0)
+        if self.fail_on is not None and self.fail_on in subject:
+            raise self.error_on
+        kind = type(req).__name__.removesuffix("Request").lower()
+        params: dict[str, Any] = {"tone": getattr(req, "tone", None) or "warm"}
+        if kind == "copy":
+            params |= {"platform": req.platform, "length": req.length}
+        if on_text is not None:
+            on_text(self.text)
+        return [Draft(kind, self.text, params=params) for _ in range(getattr(req, "n", 1))]  # type: ignore[arg-type]
+
+
 @dataclass
 class Models:
     classifier: SupportsClassify
@@ -110,7 +146,8 @@ def make_settings(
         nlp=nlp,
         storage=StorageConfig(path=tmp_path / "xiaoer.sqlite3"),
         limits=limits or LimitsConfig(),
-        access=access or AccessConfig(),
+        # The product default lets nobody in; tests that are not about access use open mode.
+        access=access or AccessConfig(open=True),
     )
 
 

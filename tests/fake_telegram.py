@@ -44,7 +44,11 @@ Faults: `fail_next(method, kind, count, chat_id=...)` with kind "429" (RetryAfte
 when it builds one unless ``PTB_TIMEDELTA=true`` is set, so tests using it set that variable),
 "500"/"502" (NetworkError), "timeout" (held until the client gives up, then dropped: TimedOut),
 "disconnect" (closed without a reply: NetworkError), "not_modified" (BadRequest) and "blocked"
-(Forbidden). Faulted calls are recorded with `Call.fault` set and do nothing else.
+(Forbidden). Faulted calls are recorded with `Call.fault` set and do nothing else. File downloads
+(the GET under ``/file/bot{token}/``) are recorded as calls of method ``"file"`` (params:
+``file_path``; result: the bytes sent), so ``fail_next("file", "disconnect")`` drops a download.
+A faulted ``getUpdates`` confirms nothing: its updates stay pending for the next poll, as with a
+reply Telegram sent but the connection lost.
 
 Bugs in this module are not swallowed: they answer 500 and `FakeTelegram.__aexit__` raises.
 """
@@ -929,10 +933,7 @@ class FakeTelegram:
         path = urllib.parse.unquote(target.path)
         file_prefix = f"/file/bot{self.token}/"
         if path.startswith(file_prefix) and request.method == "GET":
-            stored = self._paths.get(path.removeprefix(file_prefix))
-            if stored is None:
-                return _json_error(404, "Not Found")
-            return 200, stored.upload.data, stored.upload.mime_type
+            return await self._download(path.removeprefix(file_prefix), conn)
         bot_path = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", path)
         if bot_path is None:
             return _json_error(404, "Not Found")
@@ -965,6 +966,25 @@ class FakeTelegram:
             self.internal_errors.append(f"{method}: {exc!r}")
             call.error = repr(exc)
             return _json_error(500, f"FakeTelegram internal error: {exc!r}")
+        finally:
+            self._notify()
+
+    async def _download(self, file_path: str, conn: _Connection) -> tuple[int, bytes, str] | None:
+        """A file GET, recorded as a call of method "file" (so `fail_next("file", ...)` faults it)."""
+        call = Call("file", {"file_path": file_path}, {}, time.monotonic())
+        self._calls.append(call)
+        self._notify()
+        try:
+            fault = self._take_fault("file", call.params)
+            if fault is not None:
+                call.fault = fault.kind
+                return await self._apply_fault(fault, call, conn)
+            stored = self._paths.get(file_path)
+            if stored is None:
+                call.error = "Not Found"
+                return _json_error(404, "Not Found")
+            call.result = len(stored.upload.data)
+            return 200, stored.upload.data, stored.upload.mime_type
         finally:
             self._notify()
 

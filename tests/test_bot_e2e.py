@@ -73,7 +73,8 @@ async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 def settings(tg: FakeTelegram, tmp_path: Path, nlp: NLPConfig) -> Settings:
-    return make_settings(tg, tmp_path, nlp, access=AccessConfig(admin_user_ids=[ADMIN]))
+    # open: these tests are not about access (tests/test_access.py is), and use many user ids
+    return make_settings(tg, tmp_path, nlp, access=AccessConfig(admin_user_ids=[ADMIN], open=True))
 
 
 def db(settings: Settings) -> sqlite3.Connection:
@@ -728,6 +729,7 @@ async def test_xiaoer_run_serves_and_stops_gracefully_on_sigterm(
         "XIAOER_NLP__CLASSIFIER__MODEL": str(tiny_encoder_dir),
         "XIAOER_NLP__CACHE_DIR": str(tmp_path / "cache"),
         "XIAOER_STORAGE__PATH": str(tmp_path / "db.sqlite3"),
+        "XIAOER_ACCESS__ALLOWED_USER_IDS": f"[{ZH}]",  # no admin: start-up prints a claim code
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "--env-file", str(tmp_path / "none.env"), "run",
@@ -745,6 +747,7 @@ async def test_xiaoer_run_serves_and_stops_gracefully_on_sigterm(
     assert "engine and store closed" in log
     assert tg.token.split(":")[1] not in log + out.decode()
     assert "<token>" in log  # PTB's DEBUG lines name the API URL, masked
+    assert "send /claim " in log and "物流太慢了" not in log  # no message texts at DEBUG
 
 
 def test_xiaoer_run_and_webhook_explain_missing_settings(tmp_path: Path) -> None:

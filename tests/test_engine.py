@@ -6,12 +6,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 from typing import Any as Request  # any writer request; the fakes ignore it
 
 import pytest
 
 from nlp.config import EngineConfig
-from nlp.engine import Engine
+from nlp.engine import RESTART_MAX_S, Engine, WorkerCrashed, restart_delay
 from nlp.errors import Cancelled, EngineBusy, EngineClosed, EngineTimeout, InputError
 from nlp.types import Draft, Sentiment
 
@@ -187,3 +188,82 @@ async def test_review_cards_do_not_wait_behind_a_long_generation() -> None:
         await generation
     assert labels == ["positive", "negative"]
     assert waited < 0.5
+
+
+class Fatal(BaseException):
+    """Like SystemExit or KeyboardInterrupt: not an Exception, so it ends the worker thread."""
+
+
+class CrashingClassifier(RecordingClassifier):
+    """Raises `Fatal` (a BaseException) for texts containing 崩; classifies the rest."""
+
+    def classify(self, texts: Sequence[str]) -> list[Sentiment]:
+        if any("崩" in t for t in texts):
+            raise Fatal()
+        return super().classify(texts)
+
+
+async def test_a_worker_killed_by_a_base_exception_fails_its_job_and_is_replaced() -> None:
+    engine, _, _ = make(EngineConfig(request_timeout_s=30, batch_wait_ms=0), CrashingClassifier())
+    async with engine:
+        start = time.perf_counter()
+        with pytest.raises(WorkerCrashed, match="try again"):
+            await engine.classify(["崩"])
+        assert [s.label for s in await engine.classify(["好", "差"])] == ["positive", "negative"]
+        assert time.perf_counter() - start < 2.0  # nowhere near the 30 s request timeout
+        assert engine.stats.restarts == 1
+
+
+async def test_a_writer_worker_killed_by_system_exit_is_replaced() -> None:
+    class ExitingWriter(SlowWriter):
+        def generate(self, req: Request, on_text: Any = None, cancel: Any = None) -> list[Draft]:
+            if req == "exit":
+                raise SystemExit(1)
+            return super().generate(req, on_text, cancel)
+
+    engine, _, _ = make(EngineConfig(request_timeout_s=30), writer=ExitingWriter(steps=2, step_s=0.01))
+    async with engine:
+        start = time.perf_counter()
+        with pytest.raises(WorkerCrashed):
+            await engine.generate("exit")
+        assert (await engine.generate("ok"))[0].text == "片0片1"
+        assert time.perf_counter() - start < 2.0
+        assert engine.stats.restarts == 1
+
+
+async def test_a_crash_while_gathering_a_batch_fails_the_held_jobs_promptly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine, _, _ = make(EngineConfig(request_timeout_s=30))
+
+    def broken_gather(lane: Any, jobs: Any) -> None:
+        raise RuntimeError("gather broke")
+
+    async with engine:
+        monkeypatch.setattr(engine, "_gather", broken_gather)
+        start = time.perf_counter()
+        with pytest.raises(WorkerCrashed):
+            await engine.classify(["好"])
+        monkeypatch.undo()
+        assert [s.label for s in await engine.classify(["差"])] == ["negative"]
+        assert time.perf_counter() - start < 2.0
+
+
+async def test_a_crash_loop_backs_off_and_close_does_not_wait_for_the_backoff() -> None:
+    assert [restart_delay(n) for n in range(1, 5)] == [0.0, 0.5, 1.0, 2.0]
+    assert restart_delay(100) == RESTART_MAX_S
+    engine, _, _ = make(EngineConfig(request_timeout_s=30, batch_wait_ms=0), CrashingClassifier())
+    async with engine:
+        with pytest.raises(WorkerCrashed):
+            await engine.classify(["崩"])
+        with pytest.raises(WorkerCrashed):
+            await engine.classify(["崩"])  # the second crash in a row: the next worker waits 0.5 s
+        start = time.perf_counter()
+        assert [s.label for s in await engine.classify(["好"])] == ["positive"]
+        assert 0.4 < time.perf_counter() - start < 3.0
+        for _ in range(2):
+            with pytest.raises(WorkerCrashed):
+                await engine.classify(["崩"])  # now the successor waits 2 s before it serves
+        start = time.perf_counter()
+    assert time.perf_counter() - start < 1.0  # close() woke the waiting worker
+    assert engine.stats.restarts == 4

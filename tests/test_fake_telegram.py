@@ -299,6 +299,20 @@ async def test_server_errors_are_network_errors(tg: FakeTelegram, bot: Bot, kind
         await bot.send_message(USER, "hi")
 
 
+@pytest.mark.parametrize("kind", ["502", "disconnect"])
+async def test_file_downloads_are_recorded_and_can_be_faulted(
+    tg: FakeTelegram, bot: Bot, kind: FaultKind
+) -> None:
+    file_id = tg.register_file(b"a,b\n1,2\n", "r.csv", "text/csv")
+    tg.fail_next("file", kind)
+    file = await bot.get_file(file_id)
+    with pytest.raises(NetworkError):
+        await file.download_as_bytearray()
+    assert bytes(await file.download_as_bytearray()) == b"a,b\n1,2\n"  # the next GET is served
+    assert [(c.fault, c.result) for c in tg.calls("file")] == [(kind, None), (None, 8)]
+    assert str(file.file_path).endswith("/" + tg.calls("file")[0].params["file_path"])
+
+
 async def test_timeout_blocked_and_not_modified(tg: FakeTelegram, bot: Bot) -> None:
     tg.fail_next("sendMessage", "timeout")
     started = time.monotonic()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from bot.parsing import ParseError, Table, decode, find_text_column, read_table, split_reviews
+from bot.parsing import split_reviews
+from bot.tables import ParseError, Table, decode, find_text_column, read_table
 
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 1000
@@ -107,6 +108,60 @@ def test_decode_utf8_gbk_and_undecodable() -> None:
 
 
 # ---------------------------------------------------------------- read_table: text encodings
+GBK_SAMPLES = [
+    "好评",
+    "质量很好，物流很快，非常满意！",
+    "评价内容,评分\n衣服收到了，面料摸起来很舒服，尺码标准，颜色和图片一样，就是快递慢了点。,4\n",
+    "买家评价\n宝贝收到了，包装很严实，没有磕碰。味道不错，孩子很喜欢吃，会回购的。\n客服态度差，差评！\n",
+    "鞋子很舒适，鞋底偏硬，穿久了脚疼。退换货流程麻烦。" * 200,
+    "评论\n“物流太慢”——等了一周；￥99买的，不值。【赠品】没收到～\n",
+    "追评\n用了三个月，电池续航下降明显，充电器发烫（约45℃），售后说是正常现象。\n",
+]
+BIG5_SAMPLES = [
+    "評價內容\n東西收到了，品質很好，物流很快，非常滿意！\n",
+    "質量很好",
+    "好評",
+    "客服態度很差，退貨流程麻煩。" * 50,
+]
+SJIS_SAMPLES = [
+    "レビュー\n商品が届きました。とても良かったです。\n",
+    "品質はとても良いです",
+    "配送が遅かった",
+]
+
+
+@pytest.mark.parametrize("text", GBK_SAMPLES)
+def test_decode_real_gbk_chinese_is_never_refused(text: str) -> None:
+    data = text.encode("gbk")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    assert decode(data) == (text, "gb18030")
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "name"),
+    [(t, "big5", "Big5") for t in BIG5_SAMPLES] + [(t, "shift_jis", "Shift-JIS") for t in SJIS_SAMPLES],
+)
+def test_decode_refuses_big5_and_shift_jis(text: str, codec: str, name: str) -> None:
+    data = text.encode(codec)
+    data.decode("gb18030")  # what used to happen: gibberish, silently
+    with pytest.raises(ParseError, match="UTF-8") as info:
+        decode(data)
+    assert info.value.code == "foreign_encoding"
+    assert info.value.params == {"encoding": name}
+    assert f"文件看起来是 {name} 编码" in str(info.value)
+
+
+def test_big5_upload_is_refused_with_the_encoding_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "tw.csv", BIG5_SAMPLES[0].encode("big5"))
+    with pytest.raises(ParseError, match="looks like Big5"):
+        read(path)
+
+
+def test_utf16_big_endian_and_damaged_utf16(tmp_path: Path) -> None:
+    assert decode("\ufeff评价\n好".encode("utf-16-be")) == ("评价\n好", "utf-16")
+    with pytest.raises(ParseError, match="damaged"):
+        decode(b"\xff\xfe" + "好".encode("utf-16-le") + b"\x00\xd8")
 
 
 def test_csv_utf8(tmp_path: Path) -> None:
@@ -196,11 +251,14 @@ def test_unterminated_quote_does_not_crash(tmp_path: Path) -> None:
     assert read(path).texts() == ["没有结束的引号,5\n还有一行,4"]
 
 
-def test_csv_error_is_a_parse_error(tmp_path: Path) -> None:
-    # a field over the csv module's field size limit (128 KiB) raises csv.Error
-    path = write(tmp_path, "r.csv", '评价内容,评分\n"' + "好" * 200_000 + '",5\n')
-    with pytest.raises(ParseError, match="malformed CSV"):
+@pytest.mark.parametrize("length", [10_001, 200_000])  # 200k is also over csv's own 128 KiB cap
+def test_csv_cell_over_the_cell_limit_is_refused(tmp_path: Path, length: int) -> None:
+    path = write(tmp_path, "r.csv", '评价内容,评分\n短评,4\n"' + "好" * length + '",5\n')
+    with pytest.raises(ParseError, match="Row 3 has a cell over 10000 characters") as info:
         read(path, max_bytes=10 * MAX_BYTES)
+    assert info.value.code == "cell_too_long"
+    assert "10000 个字" in str(info.value)
+    assert len(read(write(tmp_path, "ok.csv", "评价内容\n" + "好" * 10_000 + "\n")).texts()[0]) == 10_000
 
 
 def test_rows_shorter_than_header_are_padded_longer_cut(tmp_path: Path) -> None:
@@ -298,12 +356,13 @@ def test_xlsx(tmp_path: Path) -> None:
     )
     table = read(path)
     assert table.encoding == "xlsx"
-    assert table.columns == ["订单号", "评价内容", "评分", ""]
+    # a column with no cell at all is not in the file; whole numbers read back without ".0"
+    assert table.columns == ["订单号", "评价内容", "评分"]
     assert table.text_column == 1
     assert table.rows == [
-        ["1001", "物流很快，包装完好", "5", ""],
-        ["1002", "", "4.5", ""],
-        ["1003", "  客服很耐心  ", "", ""],
+        ["1001", "物流很快，包装完好", "5"],
+        ["1002", "", "4.5"],
+        ["1003", "  客服很耐心  ", ""],
     ]
     assert table.texts() == ["物流很快，包装完好", "", "客服很耐心"]
 
@@ -335,7 +394,7 @@ def test_xlsx_header_only(tmp_path: Path) -> None:
 def test_xlsx_too_many_rows(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "r.xlsx", [["评价内容"]] + [[f"好评{i}"] for i in range(6)])
     assert len(read(path, max_rows=6).rows) == 6
-    with pytest.raises(ParseError, match="too many rows"):
+    with pytest.raises(ParseError, match="Too many rows"):
         read(path, max_rows=5)
 
 
@@ -405,7 +464,7 @@ def test_more_rows_than_max_rows(tmp_path: Path, name: str) -> None:
     header = "评价内容\n" if name.endswith(".csv") else ""
     path = write(tmp_path, name, header + "".join(f"第{i}条好评\n" for i in range(11)))
     assert len(read(path, max_rows=11).rows) == 11
-    with pytest.raises(ParseError, match="too many rows"):
+    with pytest.raises(ParseError, match="Too many rows"):
         read(path, max_rows=10)
 
 

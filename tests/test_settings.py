@@ -82,6 +82,7 @@ def test_defaults() -> None:
     assert s.limits.max_file_rows == 100_000
     assert s.limits.requests_per_minute == 20
     assert s.access.allowed_user_ids == [] and s.access.admin_user_ids == []
+    assert s.access.open is False and s.log_contents is False  # secure by default
 
 
 def test_default_storage_path_is_expanded() -> None:

@@ -196,7 +196,7 @@ async def test_pragmas_are_really_set(store: Store, cfg: StorageConfig) -> None:
     assert await pragma("journal_mode") == "wal"
     assert await pragma("foreign_keys") == 1
     assert await pragma("busy_timeout") == 3000
-    assert await pragma("synchronous") == 1  # NORMAL
+    assert await pragma("synchronous") == 2  # FULL: commits survive power loss (README: Durability)
     # WAL is persistent: an independent connection sees it too.
     assert (await raw_fetchall(cfg.path, "PRAGMA journal_mode"))[0][0] == "wal"
     # Foreign keys are enforced, not just declared.

@@ -2,16 +2,21 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from transformers import AutoModelForCausalLM
 
 from nlp import prompts
+from nlp.checks import check_reply
 from nlp.config import WriterConfig
 from nlp.digest import digest
 from nlp.errors import Cancelled, InputError
 from nlp.loading import load_model
+from nlp.plan import plan_reply
+from nlp.policy import parse_policy
 from nlp.types import Draft, Finding, ProductFacts, Sentiment, ShopProfile
+from nlp.understand import Point, Understanding, understand
 from nlp.writer import (
     CopyRequest,
     ReplyRequest,
@@ -26,6 +31,11 @@ from nlp.writer import (
 from tests.tiny import save_tiny_gemma
 
 NEG = Sentiment("negative", {"negative": 0.8, "neutral": 0.1, "positive": 0.1}, ("logistics",))
+POS = Sentiment("positive", {"negative": 0.1, "neutral": 0.1, "positive": 0.8}, ())
+TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] }}:{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}"
+)
 
 
 def _never() -> Path:
@@ -43,23 +53,78 @@ def test_reply_returns_n_checked_drafts(tiny_gemma_dir: Path) -> None:
     assert len(drafts) == 3
     for d in drafts:
         assert d.kind == "reply"
-        assert 0 < d.new_tokens <= 12
         assert d.prompt_tokens > 0
         assert d.params["tone"] == "warm" and d.params["label"] == "negative"
         assert d.model_id == tiny_gemma_dir.name
-        # random weights write nonsense: the checkers must say so (e.g. wrong language / empty)
-        assert isinstance(d.findings, tuple)
+        # random weights write nonsense: it fails the judge, so the composer's drafts fill in
+        assert d.params["path"] in ("model", "composer")
+        assert 0 < d.new_tokens <= 12  # what the model spent, whichever text is shown
+        if d.params["path"] == "composer":
+            assert d.ok and not d.findings
+    assert len({d.text for d in drafts}) == 3  # composer variants differ from each other
 
 
 def test_greedy_is_deterministic_and_streaming_matches(tiny_gemma_dir: Path) -> None:
     w = _writer(tiny_gemma_dir, temperature=0.0)
-    req = ReplyRequest("物流太慢了", NEG, ShopProfile(), n=1)
-    first = w.reply(req)[0].text
+    req = ReplyRequest("很好", POS, ShopProfile(), n=1)  # the tiny model's text passes for praise
+    first = w.reply(req)[0]
     pieces: list[str] = []
-    again = w.reply(req, on_text=pieces.append)[0].text
-    assert first == again
-    assert "".join(pieces).strip() == again
-    assert "".join(w.stream(req)).strip() == again
+    again = w.reply(req, on_text=pieces.append)[0]
+    assert first.text == again.text
+    assert again.params["path"] == "model" and again.params["first_ok"] is True
+    assert "".join(pieces).strip() == again.text
+    assert "".join(w.stream(req)).strip() == again.text
+
+
+def test_composer_wins_when_the_models_reply_fails_the_judge(tiny_gemma_dir: Path) -> None:
+    w = _writer(tiny_gemma_dir, temperature=0.0)
+    req = ReplyRequest("物流太慢了", NEG, ShopProfile(signature="小林家居"))
+    pieces: list[str] = []
+    (draft,) = w.reply(req, on_text=pieces.append)
+    streamed = "".join(pieces).strip()
+    # the model's text names no complaint: the judge rejects it and the composer's draft is shown
+    assert "物流" not in streamed
+    assert draft.params["path"] == "composer" and draft.params["first_ok"] is False
+    assert draft.text != streamed  # what was streamed is replaced (the bot must show the final text)
+    assert "“物流太慢了”" in draft.text or "物流" in draft.text
+    assert draft.text.endswith("——小林家居")
+    assert draft.ok and check_reply(draft.text, req.review, req.profile) == []
+
+
+def test_a_given_understanding_is_what_the_reply_answers(tiny_gemma_dir: Path) -> None:
+    w = _writer(tiny_gemma_dir, temperature=0.0)
+    u = Understanding(
+        review="差评！",
+        label="negative",
+        clauses=(),
+        points=(Point("packaging", -1, "盒子压坏了"),),
+        asks=(),
+        flags=frozenset(),
+        language="zh",
+    )
+    (draft,) = w.reply(ReplyRequest("差评！", NEG, ShopProfile(), understanding=u))
+    assert draft.params["path"] == "composer"
+    assert "盒子压坏了" in draft.text  # a point only the given understanding knows about
+
+
+def test_only_chat_models_are_told_the_plan(tiny_gemma_dir: Path, tmp_path: Path) -> None:
+    review, profile = "物流太慢了", ShopProfile()
+    u = understand(review, NEG)
+    lines = tuple(plan_reply(u, parse_policy(profile.policy), profile, "warm").lines())
+    assert any("物流太慢了" in line for line in lines)
+    # the bundled adapter was trained on the bare prompt: it gets exactly that
+    bare = _writer(tiny_gemma_dir, temperature=0.0)
+    bare_prompt = prompts.reply_few_shot(review, "negative", NEG.aspects, profile, "warm", "zh", shots=True)
+    (d,) = bare.reply(ReplyRequest(review, NEG, profile))
+    assert d.prompt_tokens == len(bare.loaded.tokenizer(bare_prompt)["input_ids"])
+    # a chat model gets the plan's lines after the review
+    chat = _writer(save_tiny_gemma(tmp_path / "chat", chat_template=TEMPLATE), temperature=0.0)
+    messages = prompts.reply_chat(review, "negative", NEG.aspects, profile, "warm", "zh", plan=lines)
+    assert "回复计划" in messages[1]["content"]
+    tok: Any = chat.loaded.tokenizer
+    expected = tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)
+    (c,) = chat.reply(ReplyRequest(review, NEG, profile))
+    assert c.prompt_tokens == len(expected["input_ids"])
 
 
 def test_cancel_stops_generation(tiny_gemma_dir: Path) -> None:
@@ -95,11 +160,7 @@ def test_copy_and_strategy_carry_check_results(tiny_gemma_dir: Path) -> None:
 
 
 def test_chat_template_models_get_chat_messages(tmp_path: Path) -> None:
-    template = (
-        "{% for m in messages %}{{ m['role'] }}:{{ m['content'] }}\n{% endfor %}"
-        "{% if add_generation_prompt %}assistant:{% endif %}"
-    )
-    path = save_tiny_gemma(tmp_path / "chat", chat_template=template)
+    path = save_tiny_gemma(tmp_path / "chat", chat_template=TEMPLATE)
     w = _writer(path, temperature=0.0)
     assert w.chat
     draft = w.reply(ReplyRequest("物流太慢了", NEG, ShopProfile()))[0]
@@ -152,10 +213,14 @@ def test_candidates_rank_errors_then_missed_aspects_then_warnings() -> None:
 
 def test_extra_candidates_are_sampled_and_the_best_kept(tiny_gemma_dir: Path) -> None:
     w = _writer(tiny_gemma_dir, temperature=1.0, candidates=4)
-    req = ReplyRequest("物流太慢了", NEG, ShopProfile(), n=2)
+    req = ReplyRequest("很好", POS, ShopProfile(), n=2)
     drafts = w.reply(req)
     assert len(drafts) == 2
-    assert _demerits(req, drafts[0]) <= _demerits(req, drafts[1])
+    paths = [d.params["path"] for d in drafts]
+    assert paths == sorted(paths, key=lambda p: p != "model")  # passing model drafts come first
+    models = [d for d in drafts if d.params["path"] == "model"]
+    assert all(d.ok for d in drafts)
+    assert [_demerits(req, d) for d in models] == sorted(_demerits(req, d) for d in models)
     # streaming follows one of the sampled drafts and still returns the n best
     pieces: list[str] = []
     (best,) = w.reply(ReplyRequest("物流太慢了", NEG, ShopProfile()), on_text=pieces.append)
@@ -171,3 +236,17 @@ def test_replies_end_with_the_shops_own_signature_or_none() -> None:
     # a dash inside the reply is not a sign-off; an empty reply stays empty (the checks flag it)
     assert sign_off("尺码偏小——建议拍大一码。谢谢！", "") == "尺码偏小——建议拍大一码。谢谢！"
     assert sign_off("——本店", "小林家居") == ""
+
+
+def test_eval_reports_composer_share_and_single_sample_and_final_pass_rates() -> None:
+    from training.evaluate import DraftCheck, pipeline_lines
+
+    def reply(path: str, first_ok: bool, judged_ok: bool) -> DraftCheck:
+        return DraftCheck("reply", {}, "x", path=path, first_ok=first_ok, judged_ok=judged_ok)
+
+    rows = [reply("model", True, True), reply("composer", False, True), reply("composer", False, True)]
+    rows.append(reply("model", False, True))  # the first sample failed, a later one passed
+    (line,) = pipeline_lines(rows)
+    assert "over 4 replies" in line and "composer shown 2 (50.0%)" in line
+    assert "single-sample model pass rate (judge) 25.0%" in line and "final pass rate (judge) 100.0%" in line
+    assert pipeline_lines([DraftCheck("reply", {}, "x")]) == []  # drafts from before the pipeline

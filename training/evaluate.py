@@ -232,6 +232,9 @@ class DraftCheck:
     prompt: dict[str, Any]
     text: str
     problems: list[str] = field(default_factory=list)
+    path: str = ""  # replies: "model" or "composer" (the draft the judge let through)
+    first_ok: bool | None = None  # replies: whether the first model sample alone passed the judge
+    judged_ok: bool | None = None  # replies: whether the shown draft passes the checks and the judge
 
     @property
     def passed(self) -> bool:
@@ -340,7 +343,17 @@ def eval_writer(argv: Sequence[str], nlp: NLPConfig) -> int:
         profile = profile_from_example(e)
         review = str(e["review"])
         draft = writer.reply(ReplyRequest(review, gold(review, e["label"]), profile))[0]
-        checks.append(DraftCheck("reply", e, draft.text, reply_problems(draft.text, review, profile)))
+        checks.append(
+            DraftCheck(
+                "reply",
+                e,
+                draft.text,
+                reply_problems(draft.text, review, profile),
+                path=str(draft.params.get("path", "")),
+                first_ok=draft.params.get("first_ok"),
+                judged_ok=draft.ok,
+            )
+        )
         print(f"\rreplies {i + 1}/{len(replies)}", end="", file=sys.stderr, flush=True)
     reply_seconds = time.perf_counter() - start
     for i, e in enumerate(copies):
@@ -455,6 +468,7 @@ def writer_report(
     if loss is not None:
         lines.append(f"held-out masked response loss: {loss:.4f}")
     replies = [c for c in checks if c.kind == "reply"]
+    lines += pipeline_lines(replies)
     copies = [c for c in checks if c.kind == "copy"]
     for title, sample in (
         ("Random replies", rng.sample(replies, min(show, len(replies)))),
@@ -471,6 +485,22 @@ def writer_report(
                 f"  [{verdict}]",
             ]
     return "\n".join(lines) + "\n"
+
+
+def pipeline_lines(replies: Sequence[DraftCheck]) -> list[str]:
+    """The safe-reply pipeline's numbers: how often the composer stood in, how often one model
+    sample alone would have passed the judge, and how often the reply shown passes it."""
+    judged = [c for c in replies if c.path]
+    if not judged:
+        return []
+    n = len(judged)
+    composer = sum(c.path == "composer" for c in judged)
+    first = sum(bool(c.first_ok) for c in judged)
+    final = sum(bool(c.judged_ok) for c in judged)
+    return [
+        f"Reply pipeline over {n} replies: composer shown {composer} ({composer / n:.1%}); "
+        f"single-sample model pass rate (judge) {first / n:.1%}; final pass rate (judge) {final / n:.1%}."
+    ]
 
 
 def main(argv: Sequence[str], nlp: NLPConfig) -> int:

@@ -1,4 +1,4 @@
-"""Admin commands: /stats (usage, models, queue, uptime) and /allow USER_ID."""
+"""Admin commands: /stats (usage, models, queue, uptime), /allow USER_ID and /deny USER_ID."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from bot.i18n import HTML, t
 from bot.runtime import Context
 
 log = logging.getLogger(__name__)
+MAX_ID_DIGITS = 19  # 2**63 - 1 has 19 digits; longer input is refused before int() parses it
 
 
 async def stats(update: Update, context: Context) -> None:
@@ -24,8 +25,9 @@ async def stats(update: Update, context: Context) -> None:
     counts = await store.stats()
     usage = await store.usage_summary()
     e = engine.stats
+    admins = len(set(runtime.settings.access.admin_user_ids) | runtime.admins)
     allowlist = (
-        t(lang, "admin.allowlist_on", n=len(set(runtime.settings.access.allowed_user_ids) | runtime.allowed))
+        t(lang, "admin.allowlist_on", n=runtime.allowed_count(), admins=admins)
         if runtime.allowlist_active
         else t(lang, "admin.allowlist_off")
     )
@@ -51,11 +53,10 @@ async def allow(update: Update, context: Context) -> None:
     if not runtime.is_admin(admin):
         await reply(update, context, t(lang, "admin.only"))
         return
-    args = context.args or []
-    if len(args) != 1 or not args[0].isdigit() or not 0 < int(args[0]) < 2**63:
+    new = _user_id_arg(context.args)
+    if new is None:
         await reply(update, context, t(lang, "admin.allow_usage"))
         return
-    new = int(args[0])
     added = await runtime.services.store.allow_user(new, added_by=admin)
     runtime.allowed.add(new)
     log.info("admin %s allowed user %s", admin, new)
@@ -65,10 +66,44 @@ async def allow(update: Update, context: Context) -> None:
     await reply(update, context, text)
 
 
+async def deny(update: Update, context: Context) -> None:
+    """Take a user id off the allowlist (and the stored admins; admins only, not themselves)."""
+    runtime, lang, admin = context.runtime, context.lang, user_id(update)
+    if not runtime.is_admin(admin):
+        await reply(update, context, t(lang, "admin.only"))
+        return
+    gone = _user_id_arg(context.args)
+    access = runtime.settings.access
+    if gone is None:
+        text = t(lang, "admin.deny_usage")
+    elif gone == admin:
+        text = t(lang, "admin.deny_self")
+    elif gone in access.allowed_user_ids or gone in access.admin_user_ids:
+        text = t(lang, "admin.deny_configured", user_id=gone)
+    else:
+        removed = await runtime.services.store.deny_user(gone)
+        runtime.allowed.discard(gone)
+        runtime.admins.discard(gone)
+        log.info("admin %s denied user %s", admin, gone)
+        text = t(lang, "admin.denied" if removed else "admin.not_listed", user_id=gone)
+    await reply(update, context, text)
+
+
+def _user_id_arg(args: list[str] | None) -> int | None:
+    """The one USER_ID argument: ASCII digits, a positive id that fits SQLite; None otherwise."""
+    if args is None or len(args) != 1:
+        return None
+    arg = args[0]
+    if not (arg.isascii() and arg.isdigit()) or len(arg) > MAX_ID_DIGITS:
+        return None  # "²".isdigit() is True, but int("²") fails
+    value = int(arg)
+    return value if 0 < value < 2**63 else None
+
+
 def _duration(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 86400}d {s % 86400 // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def handlers() -> list[CommandHandler[Context, None]]:
-    return [CommandHandler("stats", stats), CommandHandler("allow", allow)]
+    return [CommandHandler("stats", stats), CommandHandler("allow", allow), CommandHandler("deny", deny)]

@@ -2,7 +2,9 @@
 
 Questions: name, selling points, specs, price, audience (text; /skip for the optional ones),
 then platform and length (buttons). Each variant arrives as its own message with buttons to
-regenerate, shorten, change tone or accept it.
+regenerate, shorten, change tone or accept it. When writing fails, the message that said
+"writing…" says why and keeps a way to try again (the length buttons, or the variant's own
+buttons); unexpected errors then reach the error handler's log as `UserInformed`.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from bot.handlers.common import (
     text_of,
     user_id,
 )
-from bot.handlers.errors import user_message
+from bot.handlers.errors import UserInformed, card_reason
 from bot.handlers.start import cancel
 from bot.i18n import HTML, t
-from bot.messages import Streamer, answer, edit
+from bot.messages import Streamer, answer, edit, settle
 from bot.parsing import pick, spec_pair, split_items
 from bot.runtime import BotError, Context
 from bot.store import Generation
@@ -86,10 +88,13 @@ async def _next(update: Update, context: Context) -> int:
     return ASK_PLATFORM
 
 
-async def got_platform(update: Update, context: Context) -> int:
+async def got_platform(update: Update, context: Context) -> int | None:
     """Keep the platform chosen with a button; ask for the length."""
     query, lang = query_of(update), context.lang
-    platform = cb.parse(query.data).need_arg()
+    choice = await parse_or_refuse(query, lang)
+    if choice is None:
+        return None  # forged or stale: refused, the question stays open
+    platform = choice.need_arg()
     await answer(query)
     context.ud.copy["platform"] = platform
     await _show_choice(update, context, t(lang, "cp.ask_platform"), t(lang, f"platform.{platform}"))
@@ -97,21 +102,31 @@ async def got_platform(update: Update, context: Context) -> int:
     return ASK_LENGTH
 
 
-async def got_length(update: Update, context: Context) -> int:
+async def got_length(update: Update, context: Context) -> int | None:
     """Write the variants from the collected facts; send each with its findings and buttons."""
     query, lang, uid = query_of(update), context.lang, user_id(update)
-    length: Length = pick(cb.parse(query.data).need_arg(), LENGTHS, "medium")
+    choice = await parse_or_refuse(query, lang)
+    if choice is None:
+        return None
+    length: Length = pick(choice.need_arg(), LENGTHS, "medium")
     await answer(query)
     await _show_choice(update, context, t(lang, "cp.ask_length"), t(lang, f"length.{length}"))
     facts = facts_from(context.ud.copy)
     platform: Platform = pick(context.ud.copy.get("platform"), PLATFORMS, "generic")
     profile = await context.services.store.get_profile(uid)
     tone: Tone = profile.tone if profile.tone != "apologetic" else "warm"  # no apologies in ads
-    await reply(update, context, t(lang, "cp.writing", n=VARIANTS))
-    async with Streamer(context.bot, chat_id(update), None, None):  # typing while it writes
-        variants = await context.runtime.model(
-            uid, lambda: context.services.write_copy(uid, facts, platform, length, tone, n=VARIANTS)
-        )
+    writing = await reply(update, context, t(lang, "cp.writing", n=VARIANTS))
+    try:
+        async with Streamer(context.bot, chat_id(update), None, None):  # typing while it writes
+            variants = await context.runtime.model(
+                uid, lambda: context.services.write_copy(uid, facts, platform, length, tone, n=VARIANTS)
+            )
+    except Exception as exc:  # "writing…" becomes the reason, with the lengths to try again
+        text = t(lang, "cp.failed_all", reason=card_reason(lang, exc))
+        await settle(context.bot, chat_id(update), writing.message_id, text, keyboards.lengths(lang))
+        if isinstance(exc, NLPError | BotError):
+            return ASK_LENGTH
+        raise UserInformed(exc) from exc  # the state stays ASK_LENGTH as well
     for stored in variants:
         text = render.copy_variant(lang, _number(stored.draft), stored.draft)
         await reply(update, context, text, keyboards.copy_variant(lang, stored.generation_id))
@@ -162,15 +177,15 @@ async def _rewrite(
             stored = await context.runtime.model(
                 uid, lambda: context.services.rewrite_copy(uid, old.id, length, tone)
             )
-    except (NLPError, BotError) as exc:
-        reason = user_message(lang, exc) or t(lang, "err.generic")
-        text = render.copy_variant(
-            lang, _number(_draft(old)), _draft(old), t(lang, "cp.failed", reason=reason)
-        )
-        await edit(context.bot, chat, message_id, text, keyboards.copy_variant(lang, old.id))
-        return
+    except Exception as exc:  # the old variant comes back with the reason; its buttons retry
+        status = t(lang, "cp.failed", reason=card_reason(lang, exc))
+        text = render.copy_variant(lang, _number(_draft(old)), _draft(old), status)
+        await settle(context.bot, chat, message_id, text, keyboards.copy_variant(lang, old.id))
+        if isinstance(exc, NLPError | BotError):
+            return
+        raise UserInformed(exc) from exc
     text = render.copy_variant(lang, _number(stored.draft), stored.draft)
-    await edit(context.bot, chat, message_id, text, keyboards.copy_variant(lang, stored.generation_id))
+    await settle(context.bot, chat, message_id, text, keyboards.copy_variant(lang, stored.generation_id))
 
 
 async def _show_choice(update: Update, context: Context, question: str, chosen: str) -> None:

@@ -4,6 +4,10 @@ Expected errors (the project's own: bad input, a busy or stopping engine, a rate
 logged in one line and answered with their text; Telegram's transient faults are logged as
 warnings; anything else is logged with its traceback and answered with a generic apology.
 Nothing here sends `str(exception)` of an unexpected error to a user.
+
+A card (review reply, copy variant) that failed shows its own short reason (`card_reason`) and a
+retry button; the unexpected error behind it is then raised as `UserInformed(error)`, so that
+it is logged here with its traceback but not answered a second time.
 """
 
 from __future__ import annotations
@@ -17,11 +21,20 @@ from bot.i18n import HTML, esc, t
 from bot.messages import not_modified, send
 from bot.parsing import ParseError
 from bot.runtime import Context, RateLimited, ShuttingDown
-from bot.store import InvalidValue, NotFound, StoreError
+from bot.store import InvalidValue, NotFound, StoreBusy, StoreError, StoreFull, StoreReadOnly
+from nlp.engine import WorkerCrashed
 from nlp.errors import EngineBusy, EngineClosed, EngineTimeout, InputError, ModelLoadError
 from nlp.types import Language
 
 log = logging.getLogger(__name__)
+
+
+class UserInformed(Exception):
+    """An unexpected error the user was already told about (on a card): log it, send nothing."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
 
 
 def user_message(lang: Language, error: BaseException) -> HTML | None:
@@ -38,14 +51,35 @@ def user_message(lang: Language, error: BaseException) -> HTML | None:
         return t(lang, "err.busy")
     if isinstance(error, EngineTimeout):
         return t(lang, "err.timeout")
+    if isinstance(error, WorkerCrashed):
+        return t(lang, "err.crashed")
     if isinstance(error, NotFound):
         return t(lang, "err.not_found")
+    # resilience: the store could not write now; say why and what to do (no traceback)
+    if isinstance(error, StoreBusy | StoreFull | StoreReadOnly):
+        key = {StoreBusy: "err.db_busy", StoreFull: "err.db_full", StoreReadOnly: "err.db_read_only"}
+        return t(lang, key[type(error)])
     return None
+
+
+def card_reason(lang: Language, error: Exception) -> HTML:
+    """The short reason shown on a card that could not be written (expected or not)."""
+    text = user_message(lang, error)
+    if text is not None:
+        return text
+    if isinstance(error, ModelLoadError):
+        return t(lang, "err.card_model")
+    if isinstance(error, StoreError):
+        return t(lang, "err.card_db")
+    return t(lang, "err.card")
 
 
 async def on_error(update: object, context: Context) -> None:
     """Log the error (traceback for unexpected ones) and tell the user what to do."""
     error = context.error
+    informed = isinstance(error, UserInformed)
+    if isinstance(error, UserInformed):
+        error = error.error
     if error is None:
         return
     where = f"update {update.update_id}" if isinstance(update, Update) else "a job"
@@ -71,7 +105,7 @@ async def on_error(update: object, context: Context) -> None:
         else:
             text = t(lang, "err.generic")
     chat = update.effective_chat if isinstance(update, Update) else None
-    if chat is None:
+    if chat is None or informed:
         return
     try:
         await send(context.bot, chat.id, text)

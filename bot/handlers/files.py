@@ -1,9 +1,13 @@
 """Uploaded review exports (CSV / TSV / TXT / XLSX) become a triage report.
 
 The file is checked against limits.max_file_bytes before it is downloaded, read on a thread
-(UTF-8, GBK/GB18030 or UTF-16; bot/parsing.py), classified in chunks so that other chats are
-served in between, and answered with: counts per label, the top complaint aspects with quotes,
-the most negative reviews, a chart (sendPhoto) and the labelled table (sendDocument).
+in bounded memory (bot/tables.py: UTF-8, GBK/GB18030 or UTF-16; caps on rows, columns, cells
+and unpacked XLSX size, each refusal naming its limit), counted against the rate limit by its
+rows (`rate_units`), classified in chunks so that other chats are served in between, and
+answered with: counts per label, the top complaint aspects with quotes, the most negative
+reviews, a chart (sendPhoto) and the labelled table (sendDocument, cells that a spreadsheet
+would run as formulas neutralised). The same file sent again (Telegram's file_unique_id) gets
+its report again, but its reviews are not stored a second time.
 """
 
 from __future__ import annotations
@@ -22,16 +26,18 @@ from bot import render
 from bot.handlers.common import chat_id, reply, user_id
 from bot.i18n import HTML, t
 from bot.messages import EDIT_INTERVAL_S, edit
-from bot.parsing import ParseError, Table, read_table
 from bot.report import chart_png, labelled_csv
 from bot.runtime import Context
+from bot.services import FileUpload
 from bot.settings import LimitsConfig
+from bot.tables import ParseError, Table, read_table
 from nlp.digest import digest
 from nlp.types import Language, Sentiment
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # what api.telegram.org lets bots download
 NEGATIVES_SHOWN = 10
+ROWS_PER_RATE_UNIT = 200  # rows of an upload that count as one model call for the rate limit
 
 
 async def on_document(update: Update, context: Context) -> None:
@@ -52,9 +58,11 @@ async def on_document(update: Update, context: Context) -> None:
             _read, bytes(data), Path(name).suffix.lower(), context.runtime.settings.limits
         )
     except (ParseError, BadRequest) as exc:  # unreadable, or too big for this Bot API server
-        await edit(context.bot, chat, status.message_id, t(lang, "file.unreadable", reason=str(exc)))
+        reason = t(lang, f"upload.{exc.code}", **exc.params) if isinstance(exc, ParseError) else str(exc)
+        await edit(context.bot, chat, status.message_id, t(lang, "file.unreadable", reason=reason))
         return
     texts = table.texts()
+    context.runtime.check_rate(uid, n=rate_units(len(texts)))
     last = time.monotonic()
 
     async def progress(done: int, total: int) -> None:
@@ -63,10 +71,15 @@ async def on_document(update: Update, context: Context) -> None:
             last = time.monotonic()
             await edit(context.bot, chat, status.message_id, t(lang, "file.progress", done=done, total=total))
 
-    results = await context.runtime.model(
-        uid, lambda: context.services.classify_file(uid, texts, on_progress=progress)
+    upload = FileUpload(doc.file_unique_id, name)
+    triage = await context.runtime.model(
+        uid, lambda: context.services.classify_file(uid, texts, upload, on_progress=progress), count=False
     )
-    await edit(context.bot, chat, status.message_id, report(lang, name, texts, results))
+    results, before = triage.results, triage.stored_before
+    body = report(lang, name, texts, results)
+    if before is not None:  # a retry: say so, the reviews were not stored again
+        body = HTML(f"{t(lang, 'upload.repeat', when=f'{before:%Y-%m-%d %H:%M} UTC')}\n{body}")
+    await edit(context.bot, chat, status.message_id, body)
     summary = digest([(text, s) for text, s in zip(texts, results, strict=True) if s is not None])
     chart = await asyncio.to_thread(chart_png, summary, lang)
     await context.bot.send_photo(chat, chart, caption=t(lang, "file.chart"))
@@ -76,6 +89,13 @@ async def on_document(update: Update, context: Context) -> None:
         filename=f"{Path(name).stem}-labelled.csv",
         caption=t(lang, "file.csv"),
     )
+
+
+def rate_units(rows: int) -> int:
+    """What an upload counts against limits.requests_per_minute: one unit per ROWS_PER_RATE_UNIT
+    rows started (a 50-row file is one message's worth, 100,000 rows take the whole minute's
+    quota; Runtime.check_rate caps it there so that the largest allowed file still fits)."""
+    return max(1, -(-rows // ROWS_PER_RATE_UNIT))
 
 
 def _refusal(doc: Document, name: str, context: Context) -> HTML | None:

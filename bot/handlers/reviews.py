@@ -4,13 +4,19 @@ A message of plain text is one or several reviews. Each gets a card (sentiment b
 confidence, aspects, the review); negatives come first, after a short summary when there are
 several. The first `AUTO_REPLIES` cards get a reply streamed into them right away, the others a
 button to ask for one. Card buttons: regenerate, tone, edit, accept, reject.
+
+Every card ends in a final state, whatever fails: the reply with its buttons, or the reason it
+failed with a retry button (sent as a new message when the card cannot be edited). Unexpected
+errors still reach the error handler, after the cards are settled, as `UserInformed`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from telegram import Update
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot import callbacks as cb
@@ -26,16 +32,18 @@ from bot.handlers.common import (
     text_of,
     user_id,
 )
-from bot.handlers.errors import user_message
+from bot.handlers.errors import UserInformed, card_reason
 from bot.handlers.start import cancel
 from bot.i18n import t
-from bot.messages import Streamer, answer, edit, send
+from bot.messages import Streamer, answer, edit, send, settle
 from bot.parsing import pick
 from bot.runtime import BotError, Context
 from bot.services import AnalysedReview, StoredDraft
-from bot.store import Generation
+from bot.store import DraftHasErrors, FeedbackAction, Generation
 from nlp.errors import NLPError
 from nlp.types import TONES, Draft, Tone
+
+log = logging.getLogger(__name__)
 
 AUTO_REPLIES = 5  # replies written at once per pasted batch; the rest on request
 EDIT_TIMEOUT_S = 15 * 60  # an edit left open longer is dropped (the next paste is reviews again)
@@ -64,40 +72,48 @@ async def on_reviews(update: Update, context: Context) -> None:
             status = t(lang, "card.no_reply")
             markup = keyboards.write_reply(lang, review.review_id)
             await reply(update, context, render.review_card(lang, review, status=status), markup)
+    failed: Exception | None = None
     for review, message_id in waiting:  # one request: the rate limit counted it already
 
         async def work(on_text: Callable[[str], None], review: AnalysedReview = review) -> StoredDraft:
             return (await services.suggest_reply(uid, review, on_text=on_text))[0]
 
-        await stream_reply(update, context, message_id, review, work, count=False)
+        try:
+            await stream_reply(update, context, message_id, review, work, count=False)
+        except Exception as exc:  # the next cards still get their replies; the log gets this one
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 async def stream_reply(
     update: Update, context: Context, message_id: int, review: AnalysedReview, work: Work, count: bool = True
 ) -> None:
-    """Run `work` with its text streamed into the card, then show the reply and its buttons."""
+    """Run `work` with its text streamed into the card, then show the reply or why it failed."""
     lang, chat, bot = context.lang, chat_id(update), context.bot
     try:
         async with Streamer(
             bot, chat, message_id, lambda text: render.review_card(lang, review, live=text)
         ) as s:
             stored = await context.runtime.model(user_id(update), lambda: work(s.feed), count=count)
-    except (NLPError, BotError) as exc:  # busy, timed out, rate-limited, shutting down
-        reason = user_message(lang, exc) or t(lang, "err.generic")
-        card = render.review_card(lang, review, status=t(lang, "card.failed", reason=reason))
-        await edit(bot, chat, message_id, card, keyboards.write_reply(lang, review.review_id))
-        return
+    except Exception as exc:  # whatever failed, the card must not stay on "writing…"
+        status = t(lang, "card.failed", reason=card_reason(lang, exc))
+        card = render.review_card(lang, review, status=status)
+        await settle(bot, chat, message_id, card, keyboards.retry_reply(lang, review.review_id))
+        if isinstance(exc, NLPError | BotError):
+            return  # expected (busy, timed out, rate-limited, restarting): the card says it all
+        raise UserInformed(exc) from exc  # for the error handler's log, not for the user again
     card = render.review_card(lang, review, stored.draft)
-    await edit(bot, chat, message_id, card, keyboards.review_card(lang, stored.generation_id))
+    await settle(bot, chat, message_id, card, keyboards.review_card(lang, stored.generation_id))
 
 
 async def on_card_button(update: Update, context: Context) -> None:
-    """Regenerate, re-tone, accept, reject, or write the first reply of a review card."""
+    """Regenerate, re-tone, accept, reject, or write the first reply (or retry it) of a card."""
     query, lang, uid = query_of(update), context.lang, user_id(update)
     choice = await parse_or_refuse(query, lang)
     if choice is None:
         return
-    if choice.action == cb.RV_REPLY:
+    if choice.action in (cb.RV_REPLY, cb.RV_RETRY):
         review = await context.services.store.get_review(uid, choice.need_id())
         if review is None:
             await answer(query, t(lang, "cb.not_yours"))
@@ -135,16 +151,24 @@ async def _restream(update: Update, context: Context, review: AnalysedReview, wo
     if message_id is None:  # the card is too old for Telegram to show us: send a new one
         message_id = (await send(context.bot, chat, card)).message_id
     else:
-        await edit(context.bot, chat, message_id, card)
+        try:
+            await edit(context.bot, chat, message_id, card)
+        except (BadRequest, NetworkError) as exc:  # the final edit (or a new card) settles it
+            log.info("could not mark card %s as writing: %s", message_id, exc)
     await stream_reply(update, context, message_id, review, work)
 
 
 async def _feedback(
     update: Update, context: Context, review: AnalysedReview, generation: Generation, accepted: bool
 ) -> None:
-    """Store accept/reject and show it on the card."""
+    """Store accept/reject and show it on the card; a draft with errors is refused, card left as it is."""
     query, lang = query_of(update), context.lang
-    await context.services.feedback(user_id(update), generation.id, "accepted" if accepted else "rejected")
+    action: FeedbackAction = "accepted" if accepted else "rejected"
+    try:
+        await context.services.feedback(user_id(update), generation.id, action)
+    except DraftHasErrors as exc:
+        await answer(query, render.accept_refusal(lang, "card.accept_has_errors", exc.findings))
+        return
     await answer(query, t(lang, "cb.saved"))
     message_id = message_id_of(query)
     if message_id is None:
@@ -159,10 +183,10 @@ async def _feedback(
 async def start_edit(update: Update, context: Context) -> int:
     """Ask for the edited text of a reply; the merchant's next message is taken as it."""
     query, lang = query_of(update), context.lang
-    try:
-        generation = await _own_reply(context, user_id(update), cb.parse(query.data).need_id())
-    except cb.BadCallback:
-        generation = None
+    choice = await parse_or_refuse(query, lang)
+    if choice is None:
+        return END
+    generation = await _own_reply(context, user_id(update), choice.need_id())
     if generation is None:
         await answer(query, t(lang, "cb.not_yours"))
         return END
@@ -208,7 +232,7 @@ def edit_conversation() -> ConversationHandler[Context]:
 
 
 def card_buttons() -> CallbackQueryHandler[Context, None]:
-    actions = (cb.RV_REGEN, cb.RV_TONE, cb.RV_ACCEPT, cb.RV_REJECT, cb.RV_REPLY)
+    actions = (cb.RV_REGEN, cb.RV_TONE, cb.RV_ACCEPT, cb.RV_REJECT, cb.RV_REPLY, cb.RV_RETRY)
     return CallbackQueryHandler(on_card_button, pattern=cb.pattern(*actions))
 
 

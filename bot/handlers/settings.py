@@ -16,7 +16,17 @@ from telegram.ext import (
 
 from bot import callbacks as cb
 from bot import keyboards, render
-from bot.handlers.common import END, chat_id, conversation, message_id_of, query_of, reply, text_of, user_id
+from bot.handlers.common import (
+    END,
+    chat_id,
+    conversation,
+    message_id_of,
+    parse_or_refuse,
+    query_of,
+    reply,
+    text_of,
+    user_id,
+)
 from bot.handlers.start import cancel
 from bot.i18n import t
 from bot.messages import answer, edit
@@ -34,10 +44,13 @@ async def show(update: Update, context: Context) -> int:
     return CHOOSING
 
 
-async def chose_field(update: Update, context: Context) -> int:
+async def chose_field(update: Update, context: Context) -> int | None:
     """Ask for a text value, or offer the choices of a tone or language field."""
     query, lang = query_of(update), context.lang
-    field = cb.parse(query.data).need_arg()
+    choice = await parse_or_refuse(query, lang)
+    if choice is None:
+        return None  # forged or stale: refused, the menu stays open
+    field = choice.need_arg()
     await answer(query)
     choices: dict[str, InlineKeyboardMarkup] = {
         "tone": keyboards.tones(lang, cb.ST_TONE),
@@ -54,10 +67,12 @@ async def chose_field(update: Update, context: Context) -> int:
     return TYPING
 
 
-async def chose_value(update: Update, context: Context) -> int:
+async def chose_value(update: Update, context: Context) -> int | None:
     """Store a tone, reply language or UI language chosen with a button."""
     query = query_of(update)
-    choice = cb.parse(query.data)
+    choice = await parse_or_refuse(query, context.lang)
+    if choice is None:
+        return None
     value, uid = choice.need_arg(), user_id(update)
     if choice.action == cb.ST_UI_LANGUAGE:
         language: Language = pick(value, UI_LANGUAGES, "en")
@@ -83,13 +98,18 @@ async def got_value(update: Update, context: Context) -> int:
         return TYPING
     context.ud.settings_field = None
     await reply(update, context, t(context.lang, "set.saved"))
+    if field == "policy":  # let the merchant confirm what the checks will hold replies to
+        parsed = await context.services.store.parsed_policy(user_id(update))
+        await reply(update, context, render.policy(context.lang, parsed))
     await _show(update, context)
     return CHOOSING
 
 
-async def done(update: Update, context: Context) -> int:
+async def done(update: Update, context: Context) -> int | None:
     """Close the settings menu."""
     query = query_of(update)
+    if await parse_or_refuse(query, context.lang) is None:
+        return None
     await answer(query)
     message_id = message_id_of(query)
     if message_id is not None:

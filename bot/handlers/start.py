@@ -7,7 +7,16 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandl
 
 from bot import callbacks as cb
 from bot import keyboards, render
-from bot.handlers.common import END, chat_id, conversation, query_of, reply, text_of, user_id
+from bot.handlers.common import (
+    END,
+    chat_id,
+    conversation,
+    parse_or_refuse,
+    query_of,
+    reply,
+    text_of,
+    user_id,
+)
 from bot.i18n import HTML, t
 from bot.messages import answer, edit
 from bot.runtime import Context
@@ -43,10 +52,12 @@ async def got_text(update: Update, context: Context) -> int:
     return await _ask(update, context, step + 1)
 
 
-async def got_choice(update: Update, context: Context) -> int:
+async def got_choice(update: Update, context: Context) -> int | None:
     """Store a tone or reply language chosen with a button and ask the next question."""
     query = query_of(update)
-    choice = cb.parse(query.data)
+    choice = await parse_or_refuse(query, context.lang)
+    if choice is None:
+        return None  # forged or stale: refused, the question stays open
     await answer(query)
     field = "tone" if choice.action == cb.OB_TONE else "language"
     await context.services.store.update_profile(user_id(update), **{field: choice.need_arg()})

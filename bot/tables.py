@@ -1,0 +1,400 @@
+"""Reading an uploaded review export (CSV / TSV / TXT / XLSX) in bounded memory.
+
+`read_table(path, max_bytes, max_rows)` -> `Table`: the rows plus the column that holds the
+review, found by its name (text, review, 评论, 评价内容, ...). Whatever the file claims, the
+memory it can cost is bounded before any large structure is built:
+
+- every file: at most `max_bytes` on disk, `max_rows` rows (empty rows count: they cost memory
+  too), `MAX_COLUMNS` columns, `MAX_CELL_CHARS` characters in a cell (longer cells are refused,
+  not cut: a cut review would be labelled on half its text) and `MAX_CELLS` rows × columns;
+- XLSX (a zip of XML): before the reader opens it, at most `MAX_ZIP_MEMBERS` members,
+  `MAX_UNCOMPRESSED` bytes unpacked, `MAX_RATIO` unpacked/packed for members over 1 MiB (the
+  declared sizes can be trusted: zipfile and calamine's zip reader both stop a part that
+  unpacks past its declared size); the first sheet's XML is streamed once for the cells it
+  really holds (the `<dimension>` it declares is ignored) because python-calamine builds a
+  dense rows × columns grid of the sheet. Then calamine reads it and rows are converted one at
+  a time.
+- text: UTF-8 (with or without BOM), UTF-16 with a BOM (Excel's "Unicode text"), GBK/GB18030
+  (what Chinese Excel writes). Big5 and Shift-JIS also decode as GB18030, into gibberish: they
+  are recognised (their GB18030 reading is mostly characters outside GB2312) and refused.
+
+Every refusal is a `ParseError` with a code and the numbers it needs; bot/i18n.py renders it
+("文件有 25000 列，最多支持 200 列") for the bot, the CLI and the logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path, PurePosixPath
+
+from bot.i18n import t
+
+MAX_COLUMNS = 200  # review exports have a handful; a wide sheet is a mistake or an attack
+MAX_CELL_CHARS = 10_000  # 5x the default review limit; refused beyond, never cut silently
+MAX_CELLS = 4_000_000  # rows x columns; calamine's dense grid costs ~32 B a cell (~130 MiB)
+MAX_ZIP_MEMBERS = 1_000  # a real XLSX has 10-50 parts
+MAX_UNCOMPRESSED = 256 * 2**20  # all parts unpacked; a 100k-row export is ~60-120 MiB
+MAX_RATIO = 200  # unpacked / packed for a part over 1 MiB; sheet XML is ~5-30x
+RATIO_FLOOR = 2**20  # small parts (headers, styles) may compress better than that
+_CHUNK = 2**20
+_MAX_TAG = 64 * 1024  # one XML tag of a sheet, attributes included
+_XML_PART = 4 * 2**20  # workbook.xml and its relationships
+
+TEXT_COLUMNS = (
+    "text",
+    "review",
+    "reviews",
+    "content",
+    "comment",
+    "comments",
+    "评论",
+    "评价",
+    "评价内容",
+    "评论内容",
+    "内容",
+    "买家评价",
+    "用户评价",
+    "评语",
+    "追评",
+    "文本",
+)
+
+
+class ParseError(ValueError):
+    """The upload cannot be read as reviews. `code` names the problem (an "upload.<code>" text
+    in bot/i18n.py), `params` the numbers it shows; str() gives both languages for logs/CLI."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        self.code = code
+        self.params = params
+        super().__init__(code)
+
+    def __str__(self) -> str:
+        key = f"upload.{self.code}"
+        return html.unescape(f"{t('zh', key, **self.params)} / {t('en', key, **self.params)}")
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: list[str]
+    rows: list[list[str]]  # each padded to len(columns); rows with no text at all are left out
+    text_column: int
+    encoding: str
+
+    def texts(self) -> list[str]:
+        return [row[self.text_column].strip() for row in self.rows]
+
+
+@dataclass(frozen=True)
+class _Limits:
+    max_rows: int
+    max_columns: int
+    max_cell_chars: int
+    max_cells: int
+
+
+def read_table(
+    path: Path,
+    max_bytes: int,
+    max_rows: int,
+    *,
+    max_columns: int = MAX_COLUMNS,
+    max_cell_chars: int = MAX_CELL_CHARS,
+    max_cells: int = MAX_CELLS,
+) -> Table:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ParseError("too_big", size=_kb(size), limit=_kb(max_bytes))
+    limits = _Limits(max_rows, max_columns, max_cell_chars, max_cells)
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        header, rows = _read_xlsx(path, limits)
+        encoding = "xlsx"
+    else:
+        text, encoding = decode(path.read_bytes())
+        if "\x00" in text:
+            raise ParseError("binary")
+        if suffix == ".txt":
+            lines = io.StringIO(text, newline=None)  # lazily, \r\n and \r read as \n
+            header, rows = ["text"], _collect(([line.rstrip("\n")] for line in lines), 1, limits)
+        else:
+            header, rows = _read_csv(text, limits)
+    if not rows:
+        raise ParseError("no_rows")
+    return Table(header, rows, find_text_column(header), encoding)
+
+
+def find_text_column(columns: list[str]) -> int:
+    names = [c.strip().lower() for c in columns]
+    for wanted in TEXT_COLUMNS:
+        if wanted in names:
+            return names.index(wanted)
+    if len(columns) == 1:
+        return 0
+    raise ParseError("no_text_column", columns=", ".join(columns))
+
+
+# ---------------------------------------------------------------------------------- encodings
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of an export and the encoding it was read with; Big5 / Shift-JIS refused."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise ParseError("bad_utf16") from None
+    try:
+        return data.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise ParseError("encoding") from None
+    if (other := _foreign_encoding(data, text)) is not None:
+        raise ParseError("foreign_encoding", encoding=other)
+    return text, "gb18030"
+
+
+# CJK, kana, full-width forms, and the private-use area that GBK maps some byte pairs to
+_CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\ue000-\ufaff\uff00-\uffef]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_SAMPLE = 64 * 1024  # characters of the GB18030 reading that are checked
+
+
+def _foreign_encoding(data: bytes, text: str) -> str | None:
+    """ "Big5" / "Shift-JIS" when GB18030 reads `data` as gibberish that encoding reads well.
+
+    Chinese typed in GBK is almost all GB2312 (the 6,763 common simplified characters and
+    the full-width punctuation); Big5 and Shift-JIS byte pairs mostly land in GBK's extension
+    area instead (their second byte is below 0x7F, or their first is below 0xA1).
+    """
+    cjk = _CJK.findall(text[:_SAMPLE])
+    if not cjk:
+        return None
+    common = sum(1 for ch in cjk if _in_gb2312(ch))
+    if common >= 0.8 * len(cjk):
+        return None
+    head = data[: _SAMPLE * 2]
+    for name, codec in (("Shift-JIS", "cp932"), ("Big5", "big5")):
+        other = head.decode(codec, errors="replace")
+        if other.count("\ufffd") <= 2 and (codec != "cp932" or len(_KANA.findall(other)) >= 2):
+            return name
+    return "Big5 / Shift-JIS"  # neither reads cleanly, but it is not Chinese in GBK either
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------- CSV / TXT
+
+
+def _read_csv(text: str, limits: _Limits) -> tuple[list[str], list[list[str]]]:
+    # Sniff on the header line: review texts often hold commas (a TSV) or tabs (a quoted CSV).
+    header_line = text.split("\n", 1)[0]
+    delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise ParseError("empty")
+        if len(header) > limits.max_columns:
+            raise ParseError("too_many_columns", n=len(header), limit=limits.max_columns)
+        return [h.strip() for h in header], _collect(reader, len(header), limits)
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):  # csv's own cap (128 KiB) on one cell
+            raise ParseError("cell_too_long", row=reader.line_num, limit=limits.max_cell_chars) from None
+        raise ParseError("bad_csv", detail=str(exc)) from exc
+
+
+def _collect(rows: Iterable[list[str]], width: int, limits: _Limits) -> list[list[str]]:
+    """Rows cut or padded to `width`; empty rows counted against the limit, then left out."""
+    out: list[list[str]] = []
+    max_rows = min(limits.max_rows, limits.max_cells // max(width, 1))
+    for n, row in enumerate(rows, start=1):
+        if n > max_rows:
+            if max_rows < limits.max_rows:
+                raise ParseError("too_many_cells", columns=width, rows=max_rows, cells=limits.max_cells)
+            raise ParseError("too_many_rows", limit=limits.max_rows)
+        if len(row) > limits.max_columns:
+            raise ParseError("too_many_columns", n=len(row), limit=limits.max_columns)
+        if not any(cell.strip() for cell in row):
+            continue
+        for cell in row:
+            if len(cell) > limits.max_cell_chars:
+                raise ParseError("cell_too_long", row=n + 1, limit=limits.max_cell_chars)
+        out.append((row + [""] * width)[:width])
+    return out
+
+
+# ---------------------------------------------------------------------------------------- XLSX
+
+
+def _read_xlsx(path: Path, limits: _Limits) -> tuple[list[str], list[list[str]]]:
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    _check_zip(path, limits)
+    try:
+        with CalamineWorkbook.from_path(str(path)) as book:
+            rows = iter(book.get_sheet_by_index(0).iter_rows())
+            first = next(rows, None)
+            if first is None:
+                raise ParseError("empty")
+            header = [_cell(v).strip() for v in first]
+            if not any(header):
+                raise ParseError("empty")
+            return header, _collect((_cells(r) for r in rows), len(header), limits)
+    except (CalamineError, OSError, ValueError, IndexError) as exc:
+        if isinstance(exc, ParseError):
+            raise
+        raise ParseError("bad_xlsx", detail=f"{type(exc).__name__}: {exc}"[:200]) from exc
+
+
+def _cells(values: Sequence[object]) -> list[str]:
+    return [_cell(v) for v in values]
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))  # Excel stores every number as a double: 1001.0 is 1001
+    if isinstance(value, datetime | date | time):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return "" if value is None else str(value)
+
+
+def _check_zip(path: Path, limits: _Limits) -> None:
+    """Refuse an XLSX whose unpacking or whose first sheet would cost unbounded memory."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise ParseError("zip_members", n=len(members), limit=MAX_ZIP_MEMBERS)
+            total = sum(m.file_size for m in members)
+            if total > MAX_UNCOMPRESSED:
+                raise ParseError("zip_size", size=_mb(total), limit=_mb(MAX_UNCOMPRESSED))
+            for m in members:
+                if m.file_size > RATIO_FLOOR and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+                    raise ParseError(
+                        "zip_ratio",
+                        name=m.filename,
+                        ratio=m.file_size // max(m.compress_size, 1),
+                        limit=MAX_RATIO,
+                    )
+            sheet = _first_sheet(archive)
+            if sheet not in archive.namelist():
+                raise ParseError("empty")
+            rows, columns = _sheet_extent(_chunks(archive, archive.getinfo(sheet)))
+            _check_extent(rows, columns, limits)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+        raise ParseError("bad_xlsx", detail=f"{type(exc).__name__}: {exc}"[:200]) from exc
+
+
+def _chunks(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[bytes]:
+    with archive.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            yield chunk
+
+
+def _first_sheet(archive: zipfile.ZipFile) -> str:
+    """The zip path of the workbook's first sheet (the one calamine reads at index 0)."""
+    from defusedxml import ElementTree
+
+    names = set(archive.namelist())
+    if "xl/workbook.xml" not in names:
+        raise ParseError("bad_xlsx", detail="no xl/workbook.xml")
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    for part in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+        if part in names and archive.getinfo(part).file_size > _XML_PART:
+            raise ParseError("bad_xlsx", detail=f"{part} is too large")
+    try:
+        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        sheet = book.find(f"{main}sheets/{main}sheet")
+        rels = (
+            ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+            if "xl/_rels/workbook.xml.rels" in names
+            else None
+        )
+    except Exception as exc:  # defusedxml's refusals and expat's syntax errors alike
+        raise ParseError("bad_xlsx", detail=f"workbook.xml: {type(exc).__name__}") from exc
+    if sheet is None or rels is None:
+        raise ParseError("empty")
+    target = next((r.get("Target", "") for r in rels if r.get("Id") == sheet.get(rel)), "")
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return str(PurePosixPath("xl") / target)
+
+
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)[\s/>]([^>]*)")
+_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]*)(\d*)["']""")
+
+
+def _sheet_extent(chunks: Iterable[bytes]) -> tuple[int, int]:
+    """(last row, last column) of the cells a sheet's XML holds, scanned in constant memory.
+
+    Cells without an `r` attribute follow the previous one, rows without one the previous
+    row, as spreadsheet readers place them. Empty (styled) cells count: conservative.
+    """
+    row = column = last_row = last_column = 0
+    tail = b""
+    for chunk in chunks:
+        data = tail + chunk
+        cut = data.rfind(b"<")
+        if cut >= 0 and b">" not in data[cut:]:
+            data, tail = data[:cut], data[cut:]
+            if len(tail) > _MAX_TAG:
+                raise ParseError("bad_xlsx", detail="an XML tag over 64 KiB")
+        else:
+            tail = b""
+        for match in _TAG.finditer(data):
+            ref = _REF.search(match.group(2))
+            if match.group(1) == b"row":
+                row = int(ref.group(2)) if ref and ref.group(2) else row + 1
+                column = 0
+            else:
+                letters = ref.group(1) if ref else b""
+                column = _column_number(letters) if letters else column + 1
+                if ref and ref.group(2):
+                    row = max(row, int(ref.group(2)))
+                last_column = max(last_column, column)
+            last_row = max(last_row, row)
+    return last_row, last_column
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters.upper()[:8]:  # XFD (16384) is Excel's last column
+        n = n * 26 + ch - ord("A") + 1
+    return n
+
+
+def _check_extent(rows: int, columns: int, limits: _Limits) -> None:
+    if columns > limits.max_columns:
+        raise ParseError("too_many_columns", n=columns, limit=limits.max_columns)
+    if rows - 1 > limits.max_rows:  # the header is not a row of reviews
+        raise ParseError("too_many_rows", limit=limits.max_rows)
+    if rows * columns > limits.max_cells:
+        raise ParseError("too_many_cells", columns=columns, rows=rows, cells=limits.max_cells)
+
+
+def _kb(size: int) -> str:
+    return f"{size // 1024} KB"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.0f} MB"

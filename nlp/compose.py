@@ -1,0 +1,464 @@
+"""The composer: a reply rendered from a ReplyPlan with a phrase bank (the writer's safe floor).
+
+Every reply it writes says only what the plan says: an apology or thanks that fits the review,
+an acknowledgement that quotes the customer's own words ("关于您提到的“尺码偏小”…"), the
+policy's remedy stated with its conditions (photos, batch number, N days, who pays shipping)
+and never as a concession, polite refusals, a hand-over to a person when the plan escalates, and
+the shop's own signature or none. `compose(plan, profile, policy, review, seed=...)` is
+deterministic for a seed and varies across seeds. Before returning, it judges its own text and
+falls back step by step to plainer sentences, so what it returns passes the checks and the judge.
+
+The phrase bank was written for xiaoer; no sentence is taken from any dataset.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nlp.checks import detect_language
+from nlp.judge import judge_reply, nameable, passes
+from nlp.plan import ReplyPlan, aspect_name
+from nlp.policy import ParsedPolicy, Remedy, RemedyKind, Trigger
+from nlp.types import Language, ShopProfile, Tone
+from nlp.understand import Ask, Point
+
+MAX_QUOTE = 14  # characters of the customer's words quoted in full; longer ones are cut with "…"
+MAX_QUOTE_WORDS = 6  # the same for English
+
+Bank = dict[Tone, tuple[str, ...]]
+
+# -- Chinese ---------------------------------------------------------------------------------
+
+_ZH_SORRY: Bank = {
+    "warm": ("亲，真的很抱歉让您失望了。", "亲，给您添麻烦了，实在抱歉。", "抱歉让亲有了不好的体验。"),
+    "professional": ("您好，给您带来不便，非常抱歉。", "您好，很抱歉这次购物没能让您满意。"),
+    "concise": ("抱歉给您添麻烦了。", "抱歉让您失望了。"),
+    "apologetic": ("非常抱歉，这次让您失望了。", "真的非常抱歉给您带来困扰。", "十分抱歉，给您添了麻烦。"),
+}
+_ZH_THANKS: Bank = {
+    "warm": ("谢谢亲的好评！", "谢谢亲的认可，太开心啦！", "谢谢亲的支持～"),
+    "professional": ("感谢您的好评与认可。", "您好，感谢您的认可。"),
+    "concise": ("谢谢好评！", "感谢认可！"),
+    "apologetic": ("谢谢您的认可！", "感谢您的好评！"),
+}
+_ZH_NEUTRAL: Bank = {
+    "warm": ("谢谢亲的反馈～", "亲，谢谢您认真写下评价。"),
+    "professional": ("您好，感谢您的反馈。", "感谢您的评价。"),
+    "concise": ("感谢反馈。", "谢谢您的评价。"),
+    "apologetic": ("感谢您的反馈，没能让您完全满意，很抱歉。",),
+}
+_ZH_ACK_ONE = (
+    "关于您提到的“{x}”，我们已经记下了。",
+    "您说的“{x}”，我们很重视。",
+    "“{x}”这个情况，我们会认真核实。",
+)
+_ZH_ACK_TWO = ("您提到的“{x}”和“{y}”，我们都记下了。", "关于“{x}”和“{y}”，我们都很重视。")
+_ZH_ACK_ASPECT = ("您反映的{a}问题，我们已经记下了。", "关于{a}方面的问题，我们很重视。")
+_ZH_ACK_GENERAL = ("您反映的问题，我们已经记下了。", "您说的情况，我们很重视。")
+_ZH_PRAISE_ONE = ("您提到的“{x}”，也是我们一直用心在做的。", "能让您觉得“{x}”，对我们是很大的鼓励。")
+_ZH_PRAISE_GENERAL = ("我们会继续用心做好每一单。", "您的支持是我们前进的动力。")
+_ZH_PRAISE_ASPECT = ("{a}方面得到您的肯定，我们会继续保持。",)
+_ZH_ESCALATE = (
+    "您反映的情况我们非常重视，请您尽快联系客服或店主，我们会安排专人处理。",
+    "这件事我们会认真对待，麻烦您联系客服或店主，由专人尽快跟进。",
+)
+_ZH_CONTACTED = (
+    "看到您已经联系过客服，我们会继续跟进，请留意消息。",
+    "您之前联系的问题，客服会继续跟进到底。",
+)
+_ZH_EXPLAIN_LOGISTICS = (
+    "我们会和快递核实原因，需要查询进度可以随时找客服。",
+    "我们会跟进物流情况，有需要可以随时联系客服。",
+)
+_ZH_EXPLAIN = ("我们会核实具体原因，有需要可以随时联系客服。",)
+_ZH_IMPROVE = ("您的意见我们会反馈给相关同事，认真改进。", "我们会认真对待您的意见，持续改进。")
+_ZH_NOTED = ("您的意见我们会认真参考。", "您的每条建议我们都会认真看。")
+_ZH_POLICY_GENERIC = ("如需售后，请联系客服，我们会按店铺售后政策为您处理。",)
+_ZH_CLOSE_SORRY: Bank = {
+    "warm": ("希望还有机会为您服务～", "有任何问题随时找我们～"),
+    "professional": ("感谢您的理解。", "感谢您的反馈。"),
+    "concise": ("",),
+    "apologetic": ("再次向您致歉。", "再次说声抱歉。"),
+}
+_ZH_CLOSE_THANKS: Bank = {
+    "warm": ("欢迎常来逛逛～", "期待再次为您服务～"),
+    "professional": ("期待再次为您服务。", "我们会继续保持。"),
+    "concise": ("",),
+    "apologetic": ("期待再次为您服务。",),
+}
+_ZH_CLOSE_NEUTRAL: Bank = {
+    "warm": ("我们会做得更好～",),
+    "professional": ("我们会持续改进。",),
+    "concise": ("",),
+    "apologetic": ("我们会继续改进。",),
+}
+_ZH_KIND: dict[RemedyKind, str] = {
+    "return": "退货",
+    "exchange": "换货",
+    "resend": "补发",
+    "refund": "退款",
+    "refund_only": "仅退款",
+    "repair": "维修",
+    "compensation": "补偿",
+    "coupon": "发放优惠券",
+    "gift": "赠送小礼物",
+    "cash": "发放红包",
+    "shipping": "承担运费",
+}
+_ZH_CAUSE: dict[Trigger, str] = {
+    "quality": "核实为质量问题后",
+    "damaged": "核实破损情况后",
+    "wrong_item": "核实发错后",
+    "missing": "核实漏发后",
+    "late": "核实后",
+    "any": "",
+}
+_ZH_REQUIRES: dict[str, str] = {
+    "photo": "照片",
+    "video": "视频",
+    "batch_number": "批号",
+    "receipt": "凭证",
+    "order_number": "订单号",
+}
+_ZH_STATE: dict[str, str] = {"unused": "商品未使用", "tags": "吊牌完好", "unopened": "未拆封"}
+_ZH_REFUSE: dict[Ask, str] = {
+    "compensation": "我们无法额外提供补偿",
+    "price_diff": "差价我们暂时无法为您补",
+    "free_order": "我们无法为您免单",
+    "refund": "我们无法为您退款",
+    "return": "这种情况无法为您退货",
+    "exchange": "这种情况无法为您换货",
+    "resend": "这种情况无法为您补发",
+    "repair": "这种情况无法为您维修",
+}
+
+# -- English ---------------------------------------------------------------------------------
+
+_EN_SORRY: Bank = {
+    "warm": ("We're so sorry this let you down.", "Sorry for the trouble, and thank you for telling us."),
+    "professional": ("We apologise for the inconvenience.", "We're sorry your order fell short."),
+    "concise": ("Sorry about this.", "We're sorry."),
+    "apologetic": ("We sincerely apologise for this.", "We're truly sorry for the trouble."),
+}
+_EN_THANKS: Bank = {
+    "warm": ("Thank you so much for the lovely review!", "Thanks a lot for your kind words!"),
+    "professional": ("Thank you for your positive review.", "Thank you for your kind feedback."),
+    "concise": ("Thanks for the review!",),
+    "apologetic": ("Thank you for your kind review.",),
+}
+_EN_NEUTRAL: Bank = {
+    "warm": ("Thanks for taking the time to share this.",),
+    "professional": ("Thank you for your feedback.",),
+    "concise": ("Thanks for the feedback.",),
+    "apologetic": ("Thank you for your feedback, and sorry it wasn't all you hoped.",),
+}
+_EN_ACK_ONE = ('About "{x}": we have noted it.', 'We hear you on "{x}".')
+_EN_ACK_TWO = ('We have noted both "{x}" and "{y}".',)
+_EN_ACK_ASPECT = ("We have noted the {a} issue you raised.",)
+_EN_ACK_GENERAL = ("We have noted the problem you raised.",)
+_EN_PRAISE_ONE = ('We\'re glad you found "{x}".', 'Hearing "{x}" means a lot to us.')
+_EN_PRAISE_GENERAL = ("We'll keep putting care into every order.",)
+_EN_PRAISE_ASPECT = ("We're glad the {a} worked for you.",)
+_EN_ESCALATE = (
+    "We take this very seriously: please contact customer service or the owner so a person can handle it.",
+)
+_EN_CONTACTED = (
+    "We see you've already contacted us; we'll keep following up, so please watch for our message.",
+)
+_EN_EXPLAIN_LOGISTICS = (
+    "We'll check with the courier; contact customer service any time for tracking help.",
+)
+_EN_EXPLAIN = ("We'll look into what happened; contact customer service any time.",)
+_EN_IMPROVE = ("We'll pass this on to the team and keep improving.",)
+_EN_NOTED = ("We'll take your feedback on board.",)
+_EN_POLICY_GENERIC = (
+    "For after-sales help, please contact customer service and we'll follow the shop policy.",
+)
+_EN_CLOSE_SORRY: Bank = {
+    "warm": ("We hope to serve you better next time.",),
+    "professional": ("Thank you for your understanding.",),
+    "concise": ("",),
+    "apologetic": ("Our apologies again.",),
+}
+_EN_CLOSE_THANKS: Bank = {
+    "warm": ("Hope to see you again soon!",),
+    "professional": ("We look forward to serving you again.",),
+    "concise": ("",),
+    "apologetic": ("We look forward to serving you again.",),
+}
+_EN_CLOSE_NEUTRAL: Bank = {
+    t: ("We'll keep improving.",) for t in ("warm", "professional", "concise", "apologetic")
+}
+_EN_KIND: dict[RemedyKind, str] = {
+    "return": "take the item back",
+    "exchange": "exchange it",
+    "resend": "send the missing or damaged item again",
+    "refund": "refund you",
+    "refund_only": "refund you without a return",
+    "repair": "repair it",
+    "compensation": "offer compensation",
+    "coupon": "offer a coupon",
+    "gift": "add a small gift",
+    "cash": "offer cash back",
+    "shipping": "cover the shipping",
+}
+_EN_CAUSE: dict[Trigger, str] = {
+    "quality": "once we confirm a quality issue",
+    "damaged": "once we confirm the damage",
+    "wrong_item": "once we confirm the wrong item",
+    "missing": "once we confirm what is missing",
+    "late": "once we check",
+    "any": "",
+}
+_EN_REQUIRES: dict[str, str] = {
+    "photo": "a photo",
+    "video": "a video",
+    "batch_number": "the batch number",
+    "receipt": "the receipt",
+    "order_number": "the order number",
+}
+_EN_REFUSE: dict[Ask, str] = {
+    "compensation": "we're unable to offer extra compensation",
+    "price_diff": "we can't refund the price difference",
+    "free_order": "we can't make the order free",
+    "refund": "we can't refund this case",
+    "return": "we can't take this case back",
+    "exchange": "we can't exchange this case",
+    "resend": "we can't resend this case",
+    "repair": "we can't repair this case",
+}
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """One reply's sentences, by role, so the composer can swap a failing one for a plainer one."""
+
+    opening: str
+    acknowledge: str
+    body: str
+    refusal: str
+    closing: str
+
+
+def compose(plan: ReplyPlan, profile: ShopProfile, policy: ParsedPolicy, review: str, seed: int = 0) -> str:
+    """A reply that says what `plan` says, in the shop's voice; passes the checks and the judge."""
+    rng = random.Random(seed)
+    zh = plan.language == "zh"
+    full = _Parts(
+        opening=_opening(plan, rng),
+        acknowledge=_acknowledge(plan, rng, quote=True),
+        body=_body(plan, rng),
+        refusal=_refusal(plan, after=bool(plan.acknowledge) or plan.remedy is not None),
+        closing=_pick(rng, _closing_bank(plan, zh), plan.tone),
+    )
+
+    def ok(parts: _Parts) -> bool:
+        text = render(parts, plan)
+        return passes(judge_reply(text, review, plan, policy, profile))
+
+    # Plainer and plainer versions, until one passes: the customer's words can carry 极限词 or
+    # injected text, and a policy can word a remedy the checks do not recognise.
+    steps: list[Callable[[_Parts], _Parts]] = [
+        lambda p: p,
+        lambda p: _with(p, acknowledge=_acknowledge(plan, random.Random(seed), quote=False)),
+        lambda p: _with(p, body=_generic(plan)),
+        lambda p: _with(p, refusal=""),
+    ]
+    parts = full
+    for step in steps:
+        parts = step(parts)
+        if ok(parts):
+            return render(parts, plan)
+    return render(_with(parts, closing="", body=_generic(plan)), plan)
+
+
+def render(parts: _Parts, plan: ReplyPlan) -> str:
+    sentences = [parts.opening, parts.acknowledge, parts.body, parts.refusal, parts.closing]
+    sep = "" if plan.language == "zh" else " "
+    body = sep.join(s for s in sentences if s)
+    return sign_off(body, plan.signature)
+
+
+def sign_off(reply: str, signature: str) -> str:
+    """End a reply with the shop's own signature (or none), never one a model made up."""
+    body = _SIGN_OFF.sub("", reply).rstrip()
+    sig = signature.strip()
+    if not body or not sig:
+        return body
+    return body + (sig if sig.startswith(("—", "-", "~", "～")) else "——" + sig)
+
+
+# A closing "——店名 客服名" a model wrote itself: short, after the last sentence.
+_SIGN_OFF = re.compile(r"\s*(?:——|—|--)[^。！？!?\n]{0,30}$")
+
+
+def _with(parts: _Parts, **changes: str) -> _Parts:
+    return _Parts(**{**parts.__dict__, **changes})
+
+
+def _pick(rng: random.Random, bank: Bank, tone: Tone) -> str:
+    return rng.choice(bank[tone])
+
+
+def _opening(plan: ReplyPlan, rng: random.Random) -> str:
+    zh = plan.language == "zh"
+    if plan.complaints and not plan.thanks:
+        return _pick(rng, _ZH_SORRY if zh else _EN_SORRY, plan.tone)
+    if plan.thanks and plan.label == "positive":
+        return _pick(rng, _ZH_THANKS if zh else _EN_THANKS, plan.tone)
+    if plan.label == "negative":
+        return _pick(rng, _ZH_SORRY if zh else _EN_SORRY, plan.tone)
+    return _pick(rng, _ZH_NEUTRAL if zh else _EN_NEUTRAL, plan.tone)
+
+
+def _closing_bank(plan: ReplyPlan, zh: bool) -> Bank:
+    if plan.label == "negative" or (plan.complaints and not plan.thanks):
+        return _ZH_CLOSE_SORRY if zh else _EN_CLOSE_SORRY
+    if plan.thanks and plan.label == "positive":
+        return _ZH_CLOSE_THANKS if zh else _EN_CLOSE_THANKS
+    return _ZH_CLOSE_NEUTRAL if zh else _EN_CLOSE_NEUTRAL
+
+
+def _quotable(p: Point, language: Language) -> str | None:
+    span = p.span.strip().strip("，,。.!！?？~～ ").replace("“", "").replace("”", "").replace('"', "")
+    if not span or detect_language(span) != language or not nameable(Point(None, p.polarity, span)):
+        return None
+    if language == "en":
+        words = span.split()
+        return span if len(words) <= MAX_QUOTE_WORDS else " ".join(words[:MAX_QUOTE_WORDS]) + "…"
+    return span if len(span) <= MAX_QUOTE else span[: MAX_QUOTE - 2] + "…"
+
+
+def _acknowledge(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
+    zh = plan.language == "zh"
+    complaints = plan.complaints
+    praise = tuple(p for p in plan.acknowledge if p.polarity > 0)
+    if complaints:
+        quoted = [q for p in complaints if quote and (q := _quotable(p, plan.language))]
+        if len(quoted) >= 2:
+            return rng.choice(_ZH_ACK_TWO if zh else _EN_ACK_TWO).format(x=quoted[0], y=quoted[1])
+        if quoted:
+            return rng.choice(_ZH_ACK_ONE if zh else _EN_ACK_ONE).format(x=quoted[0])
+        named = next((p.aspect for p in complaints if p.aspect is not None), None)
+        if named is None:
+            return rng.choice(_ZH_ACK_GENERAL if zh else _EN_ACK_GENERAL)
+        return rng.choice(_ZH_ACK_ASPECT if zh else _EN_ACK_ASPECT).format(
+            a=aspect_name(named, plan.language)
+        )
+    if praise and plan.thanks:
+        quoted = [q for p in praise if quote and (q := _quotable(p, plan.language))]
+        if quoted:
+            return rng.choice(_ZH_PRAISE_ONE if zh else _EN_PRAISE_ONE).format(x=quoted[0])
+        named = next((p.aspect for p in praise if p.aspect is not None), None)
+        if named is not None:
+            return rng.choice(_ZH_PRAISE_ASPECT if zh else _EN_PRAISE_ASPECT).format(
+                a=aspect_name(named, plan.language)
+            )
+    if plan.thanks:
+        return rng.choice(_ZH_PRAISE_GENERAL if zh else _EN_PRAISE_GENERAL)
+    return ""
+
+
+def _body(plan: ReplyPlan, rng: random.Random) -> str:
+    zh = plan.language == "zh"
+    if plan.escalate:
+        return rng.choice(_ZH_ESCALATE if zh else _EN_ESCALATE)
+    followup = rng.choice(_ZH_CONTACTED if zh else _EN_CONTACTED) if plan.contacted else ""
+    if plan.remedy is not None:
+        remedy = (_remedy_zh if zh else _remedy_en)(plan.remedy, plan.trigger or "any", plan.contacted)
+        return remedy + followup if zh else " ".join(s for s in (remedy, followup) if s)
+    if followup:
+        return followup
+    if plan.explain:
+        logistics = all(p.aspect == "logistics" for p in plan.complaints) and bool(plan.complaints)
+        bank = (
+            (_ZH_EXPLAIN_LOGISTICS if logistics else _ZH_EXPLAIN)
+            if zh
+            else (_EN_EXPLAIN_LOGISTICS if logistics else _EN_EXPLAIN)
+        )
+        return rng.choice(bank)
+    if plan.complaints:
+        return rng.choice(_ZH_IMPROVE if zh else _EN_IMPROVE)
+    if not plan.thanks:
+        return rng.choice(_ZH_NOTED if zh else _EN_NOTED)
+    return ""
+
+
+def _generic(plan: ReplyPlan) -> str:
+    zh = plan.language == "zh"
+    if plan.escalate:
+        return (_ZH_ESCALATE if zh else _EN_ESCALATE)[0]
+    if plan.remedy is not None:
+        return (_ZH_POLICY_GENERIC if zh else _EN_POLICY_GENERIC)[0]
+    if plan.complaints:
+        return (_ZH_IMPROVE if zh else _EN_IMPROVE)[0]
+    return ""
+
+
+def _remedy_zh(r: Remedy, cause: Trigger, contacted: bool) -> str:
+    """ "请把照片发给客服，核实为质量问题后可为您换货，来回运费由我们承担。" """
+    proofs = "和".join(_ZH_REQUIRES[c] for c in r.requires if c in _ZH_REQUIRES)
+    states = "、".join(_ZH_STATE[c] for c in r.requires if c in _ZH_STATE)
+    within = f"签收{r.days}天内" if r.days else ""
+    amount = r.amount if r.kind in ("compensation", "cash", "coupon") else ""
+    kind = _ZH_KIND[r.kind] + amount
+    if proofs:
+        ask = f"如还没提供{proofs}，请在对话里补充" if contacted else f"{within}请把{proofs}发给客服"
+    elif contacted:
+        ask = within
+    else:
+        ask = f"{within}联系客服" if within else "请联系客服"
+    if cause == "any":
+        head = f"如需{_ZH_KIND[r.kind]}" + (f"，在{states}的情况下" if states else "")
+        middle = "即可办理" if ask == "" else ask + "即可办理"
+        sentence = f"{head}，{middle}"
+    else:
+        condition = _ZH_CAUSE[cause] + (f"，且{states}" if states else "")
+        sentence = "，".join(c for c in (ask, f"{condition}可为您{kind}") if c)
+    shipping = {
+        "shop": "，运费由我们承担"
+        if r.kind in ("resend", "refund", "refund_only")
+        else "，来回运费由我们承担",
+        "customer": "，寄回运费需由您承担",
+        "unstated": "",
+    }[r.shipping]
+    return sentence + shipping + "。"
+
+
+def _remedy_en(r: Remedy, cause: Trigger, contacted: bool) -> str:
+    """ "Please send a photo to customer service; once we confirm a quality issue, we can exchange it." """
+    proofs = " and ".join(_EN_REQUIRES[c] for c in r.requires if c in _EN_REQUIRES)
+    within = f" within {r.days} days of delivery" if r.days else ""
+    if proofs:
+        ask = (
+            f"if you haven't yet, please add {proofs} in our chat"
+            if contacted
+            else (f"please send {proofs} to customer service{within}")
+        )
+    elif contacted:
+        ask = within.strip()
+    else:
+        ask = f"please contact customer service{within}"
+    amount = f" ({r.amount})" if r.amount and r.kind in ("compensation", "cash", "coupon") else ""
+    action = "we can " + _EN_KIND[r.kind] + amount + (" if it is unused" if "unused" in r.requires else "")
+    shipping = {
+        "shop": ", and we'll cover the shipping",
+        "customer": "; return shipping is paid by you",
+        "unstated": "",
+    }[r.shipping]
+    sentence = "; ".join(c for c in (ask, ", ".join(c for c in (_EN_CAUSE[cause], action) if c)) if c)
+    return sentence[0].upper() + sentence[1:] + shipping + "."
+
+
+def _refusal(plan: ReplyPlan, *, after: bool) -> str:
+    """Demands beyond the policy, each declined right where it is named ("我们无法额外提供补偿")."""
+    if not plan.refuse:
+        return ""
+    if plan.language == "zh":
+        said = "，".join(_ZH_REFUSE[a] for a in plan.refuse if a in _ZH_REFUSE)
+        return f"{'另外，' if after else ''}{said}，还请您理解。" if said else ""
+    said_en = " and ".join(_EN_REFUSE[a] for a in plan.refuse if a in _EN_REFUSE)
+    return f"We're sorry, but {said_en}; thank you for understanding." if said_en else ""

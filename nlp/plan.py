@@ -1,0 +1,265 @@
+"""Plan a reply within the shop's policy (step 2 of the safe-reply pipeline).
+
+`plan_reply(understanding, policy, profile, tone)` decides *what* a reply says before anything
+writes it: which of the customer's points to acknowledge (complaints first), the one remedy the
+policy offers for this complaint (and its conditions), which demands to decline politely, whether
+a person must take over (safety, health, threats), and whether thanks are in order at all.
+The composer (nlp/compose.py) renders a plan directly; the writer also gives it to chat models and
+the judge (nlp/judge.py) holds every candidate to it. Rules only, synchronous and pure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from nlp.policy import ParsedPolicy, Remedy, RemedyKind, Trigger
+from nlp.prompts import quote
+from nlp.types import ASPECTS, Label, Language, ShopProfile, Tone
+from nlp.understand import Ask, Point, Understanding
+
+MAX_ACKNOWLEDGED = 3
+
+# What counts as a complaint's cause, read from the customer's own words (the point spans).
+_DAMAGED = re.compile(
+    r"压坏|压扁|压碎|摔坏|碎了|破损|破了|裂|瘪|变形|漏了|漏液|洒了|crushed|broken|cracked|dented"
+)
+_WRONG = re.compile(
+    r"发错|错发|不是我(?:买|要|拍)的|颜色不对|型号不对|款式不对|发成了|wrong (?:item|size|colou?r)"
+)
+_MISSING = re.compile(r"少发|漏发|少了|少送|没给|缺了|没有配|少一|missing")
+_QUALITY_ASPECTS = frozenset({"quality", "function", "authenticity", "packaging"})
+
+# Each cause accepts remedies the policy grants for these triggers: a damaged parcel is covered
+# by the policy's quality clause, a 无理由 ("any") return covers any cause but a missing item.
+ACCEPTS: dict[Trigger, tuple[Trigger, ...]] = {
+    "damaged": ("damaged", "quality", "any"),
+    "wrong_item": ("wrong_item", "quality", "any"),
+    "missing": ("missing",),
+    "quality": ("quality", "any"),
+    "late": ("late",),
+    "any": ("any",),
+}
+# Remedies to prefer for each cause, most fitting first.
+_PREFERRED: dict[Trigger, tuple[RemedyKind, ...]] = {
+    "damaged": ("resend", "exchange", "refund", "return", "repair", "compensation"),
+    "wrong_item": ("exchange", "resend", "return", "refund"),
+    "missing": ("resend", "refund", "refund_only"),
+    "quality": ("exchange", "return", "refund", "repair", "resend"),
+    "late": ("compensation", "coupon", "refund"),
+    "any": ("exchange", "return", "refund"),
+}
+# What a customer's ask means in remedy kinds.
+_ASK_KINDS: dict[Ask, tuple[RemedyKind, ...]] = {
+    "refund": ("refund", "refund_only", "return"),
+    "return": ("return", "refund"),
+    "exchange": ("exchange",),
+    "resend": ("resend",),
+    "repair": ("repair",),
+    "compensation": ("compensation", "cash", "coupon"),
+    "price_diff": (),
+    "free_order": (),
+}
+# Goodwill remedies are offered only where the policy names this very cause, never under 无理由.
+_GOODWILL: frozenset[RemedyKind] = frozenset({"compensation", "coupon", "gift", "cash"})
+
+
+@dataclass(frozen=True)
+class ReplyPlan:
+    label: Label
+    acknowledge: tuple[Point, ...]  # at most 3, complaints first
+    remedy: Remedy | None  # the remedy the policy offers for this complaint, with its conditions
+    refuse: tuple[Ask, ...]  # demands beyond the policy, declined politely
+    escalate: bool  # safety, health or threats: a person takes over
+    tone: Tone
+    signature: str
+    language: Language
+    thanks: bool  # praise may be thanked; a complaint never is
+    trigger: Trigger | None = None  # the complaint's cause, when it has one a policy can cover
+    contacted: bool = False  # the customer already talked to us: follow up, don't start over
+    explain: bool = False  # offer to look into what happened (logistics, no remedy applies)
+
+    @property
+    def complaints(self) -> tuple[Point, ...]:
+        return tuple(p for p in self.acknowledge if p.polarity < 0)
+
+    def lines(self) -> list[str]:
+        """The plan as short instructions for a chat model (Chinese, like the rest of the prompt)."""
+        out = []
+        points = "；".join(f"“{quote(p.span, 60)}”" for p in self.acknowledge)
+        if points:
+            out.append(f"回应顾客提到的：{points}")
+        if self.complaints:
+            out.append("先道歉，不要感谢好评，不要表达开心")
+        elif self.thanks:
+            out.append("具体地感谢顾客的认可")
+        if self.contacted:
+            out.append("顾客已联系过客服：说明会继续跟进，不要让顾客重新联系")
+        if self.escalate:
+            out.append("情况涉及安全或投诉：请顾客联系客服/店主，由专人处理，不要给出处理建议")
+        elif self.remedy is not None:
+            out.append(f"可提供的售后：{describe_remedy(self.remedy)}（作为条件说明，不要自认责任）")
+        elif self.explain:
+            out.append("不提供补偿，表示会核实原因")
+        if self.refuse:
+            out.append("婉拒政策外的要求：" + "、".join(ASK_ZH[a] for a in self.refuse))
+        out.append("不编造顾客没说的事情，不提政策以外的补偿")
+        return out
+
+
+ASK_ZH: dict[Ask, str] = {
+    "refund": "退款",
+    "return": "退货",
+    "exchange": "换货",
+    "resend": "补发",
+    "compensation": "赔偿",
+    "explanation": "解释",
+    "repair": "维修",
+    "price_diff": "补差价",
+    "free_order": "免单",
+    "contact": "联系",
+}
+_KIND_ZH: dict[RemedyKind, str] = {
+    "return": "退货",
+    "exchange": "换货",
+    "resend": "补发",
+    "refund": "退款",
+    "refund_only": "仅退款",
+    "repair": "维修",
+    "compensation": "补偿",
+    "coupon": "优惠券",
+    "gift": "赠品",
+    "cash": "红包",
+    "shipping": "运费",
+}
+
+
+def describe_remedy(r: Remedy) -> str:
+    """One line for the prompt: kind, cause, time limit, conditions, who pays shipping."""
+    parts = [_KIND_ZH[r.kind]]
+    if r.when != "any":
+        parts.append(f"限{r.when}")
+    if r.days:
+        parts.append(f"{r.days}天内")
+    if r.requires:
+        parts.append("需" + "、".join(r.requires))
+    if r.shipping != "unstated":
+        parts.append("运费" + ("店铺承担" if r.shipping == "shop" else "顾客承担"))
+    if r.amount:
+        parts.append(r.amount)
+    return "，".join(parts)
+
+
+def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, tone: Tone) -> ReplyPlan:
+    """What a reply to this review may and must say under this policy."""
+    complaints, praise = u.complaints, u.praise
+    sarcastic = "sarcasm" in u.flags
+    # Sarcastic "praise" is a complaint in disguise: it is never acknowledged as praise.
+    acknowledge = _dedupe((*complaints, *(() if sarcastic else praise)))[:MAX_ACKNOWLEDGED]
+    trigger = complaint_trigger(complaints)
+    remedy = choose_remedy(policy, trigger, u.asks) if trigger is not None else None
+    wanted = _wanted_kinds(u.asks)
+    refuse = tuple(
+        a
+        for a in u.asks
+        if a in _ASK_KINDS
+        and (remedy is None or remedy.kind not in _ASK_KINDS[a])
+        and not _granted(a, remedy)
+    )
+    if remedy is None and wanted and trigger != "late":
+        # The customer asked for something this cause doesn't earn; a 无理由 return may still apply.
+        remedy = choose_remedy(policy, "any", u.asks)
+        trigger = "any" if remedy is not None else trigger
+        refuse = tuple(a for a in refuse if remedy is None or remedy.kind not in _ASK_KINDS[a])
+    logistics_only = bool(complaints) and all(p.aspect == "logistics" for p in complaints)
+    return ReplyPlan(
+        label=u.label,
+        acknowledge=acknowledge,
+        remedy=remedy,
+        refuse=refuse,
+        escalate=bool({"safety", "threat"} & u.flags),
+        tone=tone,
+        signature=profile.signature.strip(),
+        language=profile.language if profile.language != "auto" else u.language,
+        thanks=_thanks(u),
+        trigger=trigger if remedy is not None else None,
+        contacted="contacted" in u.flags,
+        explain=remedy is None and (logistics_only or "explanation" in u.asks),
+    )
+
+
+def complaint_trigger(complaints: tuple[Point, ...]) -> Trigger | None:
+    """The cause a policy could cover: damaged, wrong or missing item, quality, lateness, or none."""
+    spans = " ".join(p.span for p in complaints).lower()
+    aspects = {p.aspect for p in complaints}
+    if _DAMAGED.search(spans):
+        return "damaged"
+    if _WRONG.search(spans):
+        return "wrong_item"
+    if _MISSING.search(spans):
+        return "missing"
+    if aspects & _QUALITY_ASPECTS:
+        return "quality"
+    if "size" in aspects:
+        return "any"  # a wrong size is no defect: only a no-reason exchange/return covers it
+    if aspects == {"logistics"}:
+        return "late"
+    return None
+
+
+def choose_remedy(policy: ParsedPolicy, trigger: Trigger, asks: tuple[Ask, ...] = ()) -> Remedy | None:
+    """The policy's remedy for a complaint with this cause: what the customer asked for when the
+    policy grants it, else the most fitting one; shop-paid shipping carried over from its clause."""
+    accepted = ACCEPTS[trigger]
+    usable = [
+        r
+        for r in policy.remedies
+        if r.when in accepted
+        and r.kind != "shipping"
+        and (r.kind not in _GOODWILL or r.when == trigger != "any")
+    ]
+    if not usable:
+        return None
+    order = [*_wanted_kinds(asks), *_PREFERRED[trigger]]
+
+    def rank(r: Remedy) -> tuple[int, int]:
+        kind_rank = order.index(r.kind) if r.kind in order else len(order)
+        return kind_rank, accepted.index(r.when)
+
+    best = min(usable, key=rank)
+    if best.shipping == "unstated":
+        pays = [r for r in policy.remedies if r.kind == "shipping" and r.when in accepted]
+        if pays:
+            best = replace(best, shipping=pays[0].shipping if pays[0].shipping != "unstated" else "shop")
+    return best
+
+
+def _wanted_kinds(asks: tuple[Ask, ...]) -> list[RemedyKind]:
+    return [k for a in asks for k in _ASK_KINDS.get(a, ())]
+
+
+def _granted(ask: Ask, remedy: Remedy | None) -> bool:
+    return remedy is not None and remedy.kind in _ASK_KINDS.get(ask, ())
+
+
+def _thanks(u: Understanding) -> bool:
+    if "sarcasm" in u.flags or u.label == "negative":
+        return False
+    return u.label == "positive" or bool(u.praise)
+
+
+def _dedupe(points: tuple[Point, ...]) -> tuple[Point, ...]:
+    seen: set[tuple[str | None, str]] = set()
+    out = []
+    for p in points:
+        key = (p.aspect, p.span)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return tuple(out)
+
+
+def aspect_name(aspect: str | None, language: Language) -> str:
+    if aspect is None:
+        return "这个问题" if language == "zh" else "this"
+    return ASPECTS.get(aspect, aspect) if language == "zh" else aspect.replace("_", " ")
