@@ -298,6 +298,11 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "file.unreadable": ("无法读取这个文件：{reason}", "Cannot read this file: {reason}"),
     "file.reading": ("📥 正在读取 {name}…", "📥 Reading {name}…"),
+    "file.download_failed": (
+        "⚠️ {name} 没有下载成功（与 Telegram 的连接中断），什么都没有保存。请重新发送这个文件。",
+        "⚠️ {name} could not be downloaded (the connection to Telegram dropped); nothing was saved. "
+        "Please send the file again.",
+    ),
     "file.progress": ("🔎 已分析 {done}/{total} 条…", "🔎 Classified {done}/{total}…"),
     "file.title": ("📑 <b>{name}</b>：{total} 条评价", "📑 <b>{name}</b>: {total} reviews"),
     "file.empty_rows": ("（{n} 行为空，未分析）", "({n} empty rows left out)"),

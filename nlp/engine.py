@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nlp.config import EngineConfig
-from nlp.errors import Cancelled, EngineBusy, EngineClosed, EngineError, EngineTimeout, InputError
+from nlp.errors import (
+    Cancelled,
+    EngineBusy,
+    EngineClosed,
+    EngineTimeout,
+    InputError,
+    WorkerCrashed,
+)
 from nlp.types import Draft, Sentiment
 
 if TYPE_CHECKING:
@@ -38,10 +45,6 @@ log = logging.getLogger(__name__)
 RESTART_BASE_S = 0.5  # the second crash within CRASH_WINDOW_S waits this long, then doubling
 RESTART_MAX_S = 30.0  # a crash loop restarts at most this rarely
 CRASH_WINDOW_S = 60.0  # crashes further apart than this count as unrelated
-
-
-class WorkerCrashed(EngineError):
-    """The model's worker thread died while it held this request; a new worker takes over."""
 
 
 def restart_delay(recent_crashes: int) -> float:

@@ -7,7 +7,8 @@
     └── EngineError         the async engine could not serve the request
         ├── EngineBusy      the queue is full; try again shortly
         ├── EngineTimeout   the request took longer than the configured timeout
-        └── EngineClosed    the engine was shut down
+        ├── EngineClosed    the engine was shut down
+        └── WorkerCrashed   the model's worker died holding the request; a new worker took over
 
 Messages are written for the person at the keyboard: they say what happened and what to do.
 """
@@ -45,3 +46,7 @@ class EngineTimeout(EngineError):
 
 class EngineClosed(EngineError):
     pass
+
+
+class WorkerCrashed(EngineError):
+    """The model's worker thread died while it held this request; a new worker takes over."""

@@ -156,7 +156,9 @@ async def test_onboarding_asks_for_the_profile_and_stores_it(
         assert "→ 专业" in texts(tg, ZH)
         tg.user_message(ZH, "—— 小美客服")
         await tg.wait_for_message(ZH, "售后政策是")
-        tg.user_message(ZH, "/skip")
+        tg.user_message(ZH, "7天无理由退货，退货运费买家承担")
+        parsed = await tg.wait_for_message(ZH, "我理解的售后政策")  # the merchant confirms what was read
+        assert "运费买家承担" in (parsed.text or "")
         language = await tg.wait_for_message(ZH, "用什么语言")
         tg.press_button(ZH, language, language.button_data("跟随评价的语言"))
         done = await tg.wait_for_message(ZH, "设置完成")

@@ -22,8 +22,7 @@ from bot.messages import not_modified, send
 from bot.parsing import ParseError
 from bot.runtime import Context, RateLimited, ShuttingDown
 from bot.store import InvalidValue, NotFound, StoreBusy, StoreError, StoreFull, StoreReadOnly
-from nlp.engine import WorkerCrashed
-from nlp.errors import EngineBusy, EngineClosed, EngineTimeout, InputError, ModelLoadError
+from nlp.errors import EngineBusy, EngineClosed, EngineTimeout, InputError, ModelLoadError, WorkerCrashed
 from nlp.types import Language
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from telegram import Document, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import MessageHandler, filters
 
 from bot import render
@@ -60,6 +60,9 @@ async def on_document(update: Update, context: Context) -> None:
     except (ParseError, BadRequest) as exc:  # unreadable, or too big for this Bot API server
         reason = t(lang, f"upload.{exc.code}", **exc.params) if isinstance(exc, ParseError) else str(exc)
         await edit(context.bot, chat, status.message_id, t(lang, "file.unreadable", reason=reason))
+        return
+    except NetworkError:  # (after BadRequest, its subclass) dropped or timed out: nothing was read
+        await edit(context.bot, chat, status.message_id, t(lang, "file.download_failed", name=name))
         return
     texts = table.texts()
     context.runtime.check_rate(uid, n=rate_units(len(texts)))

@@ -49,6 +49,9 @@ async def got_text(update: Update, context: Context) -> int:
     except InvalidValue as exc:
         await reply(update, context, t(context.lang, "invalid_value", detail=str(exc)))
         return STEPS[step][0]
+    if STEPS[step][1] == "policy":  # let the merchant confirm what the checks will hold replies to
+        parsed = await context.services.store.parsed_policy(user_id(update))
+        await reply(update, context, render.policy(context.lang, parsed))
     return await _ask(update, context, step + 1)
 
 
