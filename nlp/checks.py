@@ -38,7 +38,7 @@ from typing import TypeVar
 
 from nlp.aspects import detect_aspects
 from nlp.policy import parsed as parsed_policy
-from nlp.promises import promise_findings
+from nlp.promises import clause_before, promise_findings, sentences
 from nlp.types import Finding, Language, ProductFacts, Severity, ShopProfile
 
 __all__ = [
@@ -894,7 +894,7 @@ def _material_of_held_item(text: str, claim: _Claim) -> bool:
     return (
         claim.label == "材质"
         and _ITEM_NOUN.match(text, claim.end) is not None
-        and _HOLDS.search(_clause_before(text, claim.start)) is not None
+        and _HOLDS.search(clause_before(text, claim.start)) is not None
     )
 
 
@@ -916,7 +916,6 @@ def check_copy(copy_text: str, facts: ProductFacts) -> list[Finding]:
 
 _MAX_REPLY_UNITS = 300
 _MIN_REPEAT_CHARS = 4
-_SENTENCE_SPLIT = re.compile(r"[。！？!?\n]+|(?<![0-9０-９])[.．](?![0-9０-９])")
 
 _UNSAFE = re.compile(
     r"(?<![a-z])(?:ignore|disregard|forget) (?:all |any )?(?:the |your )?"
@@ -930,25 +929,6 @@ _UNSAFE = re.compile(
     r"|作为(?:一个|一名)?(?:ai|人工智能|语言模型|大语言模型|大模型|ai助手|聊天机器人|智能助手)"
     r"|我(?:只)?是(?:一个|一名)?(?:ai|人工智能|语言模型|大语言模型|大模型|聊天机器人)(?![a-z])"
 )
-
-
-_CLAUSE_BREAK = re.compile(r"[，,。！？!?；;\n]")
-
-
-def _clause_before(text: str, start: int) -> str:
-    breaks = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)]
-    return text[breaks[-1] if breaks else 0 : start]
-
-
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each non-blank sentence."""
-    bounds: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_SPLIT.finditer(text):
-        bounds.append((start, m.start()))
-        start = m.end()
-    bounds.append((start, len(text)))
-    return [(s, e) for s, e in bounds if text[s:e].strip()]
 
 
 def _is_blank(text: str) -> bool:
@@ -978,7 +958,7 @@ def _sentence_key(sentence: str) -> str:
 def _repeat_findings(reply: str) -> Iterator[Finding]:
     seen: set[str] = set()
     reported: set[str] = set()
-    for start, end in _sentences(reply):
+    for start, end in sentences(reply):
         sentence = reply[start:end].strip()
         key = _sentence_key(sentence)
         if len(key) < _MIN_REPEAT_CHARS:

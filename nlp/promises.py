@@ -123,7 +123,7 @@ _MONEY = re.compile(
 _CN_DIGITS = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 
-_SENTENCE_SPLIT = re.compile(r"[。！？!?\n]+|(?<![0-9])[.．](?![0-9])")
+_SENTENCE_SPLIT = re.compile(r"[。！？!?\n]+|(?<![0-9０-９])[.．](?![0-9０-９])")
 _CLAUSE_BREAK = re.compile(r"[，,。！？!?；;\n]")
 
 _REASONS: tuple[tuple[Trigger, re.Pattern[str]], ...] = (
@@ -209,7 +209,8 @@ def reason_of(text: str) -> tuple[Trigger, ...]:
     return tuple(trigger for trigger, pattern in _REASONS if pattern.search(text))
 
 
-def _sentences(text: str) -> list[tuple[int, int]]:
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each non-blank sentence (a '.' between digits is a decimal point)."""
     bounds: list[tuple[int, int]] = []
     start = 0
     for m in _SENTENCE_SPLIT.finditer(text):
@@ -219,13 +220,14 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in bounds if text[s:e].strip()]
 
 
-def _clause_before(text: str, start: int) -> str:
+def clause_before(text: str, start: int) -> str:
+    """The clause of `text` that ends at `start`."""
     breaks = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)]
     return text[breaks[-1] if breaks else 0 : start]
 
 
 def _negated(text: str, start: int) -> bool:
-    return _REPLY_NEGATION.search(_clause_before(text, start)) is not None
+    return _REPLY_NEGATION.search(clause_before(text, start)) is not None
 
 
 @dataclass(frozen=True)
@@ -306,7 +308,7 @@ def promise_findings(reply: str, source: Source, review: str, policy: ParsedPoli
     findings: list[Finding] = list(_manipulation_findings(reply, source))
     review_reasons = reason_of(review)
     allowed_money = _money_values(_fold(policy.text))
-    for start, end in _sentences(reply):
+    for start, end in sentences(reply):
         reasons = _licensing(reason_of(reply[start:end]) or review_reasons or ("any",))
         hits = _promise_hits(reply, start, end)
         broken = [h for h in hits if not _licensed(policy, h.promise, reply[h.start : h.end], reasons)]
