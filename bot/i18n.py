@@ -369,6 +369,11 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "第 {row} 行有一个单元格超过 {limit} 个字，请删减后再上传。",
         "Row {row} has a cell over {limit} characters: shorten it and upload again.",
     ),
+    "upload.too_much_text": (
+        "表格里的文字太多：超过 {limit} 百万字，请删掉不需要的列或拆分文件。",
+        "The table holds too much text: over {limit} million characters. Delete the columns you "
+        "do not need or split the file.",
+    ),
     "upload.zip_members": (
         "Excel 文件里有 {n} 个部件，最多 {limit} 个，请另存为 CSV。",
         "The Excel file has {n} parts; at most {limit} are allowed. Save it as CSV.",

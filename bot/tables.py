@@ -10,10 +10,12 @@ memory it can cost is bounded before any large structure is built:
 - XLSX (a zip of XML): before the reader opens it, at most `MAX_ZIP_MEMBERS` members,
   `MAX_UNCOMPRESSED` bytes unpacked, `MAX_RATIO` unpacked/packed for members over 1 MiB (the
   declared sizes can be trusted: zipfile and calamine's zip reader both stop a part that
-  unpacks past its declared size); the first sheet's XML is streamed once for the cells it
-  really holds (the `<dimension>` it declares is ignored) because python-calamine builds a
-  dense rows × columns grid of the sheet. Then calamine reads it and rows are converted one at
-  a time.
+  unpacks past its declared size); the shared strings and the first sheet's XML are streamed
+  once (expat, no DOCTYPE) for the cells the sheet really holds (the `<dimension>` it declares
+  is ignored: python-calamine builds a dense rows × columns grid) and for the shared-string
+  text those cells copy (calamine copies a string into each cell that names it: at most
+  `MAX_TEXT_CHARS`, and no cell over `MAX_CELL_CHARS`). Then calamine reads it and rows are
+  converted one at a time.
 - text: UTF-8 (with or without BOM), UTF-16 with a BOM (Excel's "Unicode text"), GBK/GB18030
   (what Chinese Excel writes). Big5 and Shift-JIS also decode as GB18030, into gibberish: they
   are recognised (their GB18030 reading is mostly characters outside GB2312) and refused.
@@ -29,10 +31,12 @@ import html
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path, PurePosixPath
+from xml.parsers import expat
 
 from bot.i18n import t
 
@@ -43,8 +47,8 @@ MAX_ZIP_MEMBERS = 1_000  # a real XLSX has 10-50 parts
 MAX_UNCOMPRESSED = 256 * 2**20  # all parts unpacked; a 100k-row export is ~60-120 MiB
 MAX_RATIO = 200  # unpacked / packed for a part over 1 MiB; sheet XML is ~5-30x
 RATIO_FLOOR = 2**20  # small parts (headers, styles) may compress better than that
+MAX_TEXT_CHARS = 32_000_000  # shared-string characters the cells of a sheet copy (~320 a row)
 _CHUNK = 2**20
-_MAX_TAG = 64 * 1024  # one XML tag of a sheet, attributes included
 _XML_PART = 4 * 2**20  # workbook.xml and its relationships
 
 TEXT_COLUMNS = (
@@ -295,91 +299,204 @@ def _check_zip(path: Path, limits: _Limits) -> None:
                         ratio=m.file_size // max(m.compress_size, 1),
                         limit=MAX_RATIO,
                     )
-            sheet = _first_sheet(archive)
+            sheet, shared = _parts(archive)
             if sheet not in archive.namelist():
                 raise ParseError("empty")
-            rows, columns = _sheet_extent(_chunks(archive, archive.getinfo(sheet)))
-            _check_extent(rows, columns, limits)
+            strings = _shared_string_lengths(archive, shared)
+            scan = _SheetScan(strings, limits)
+            _stream(archive, sheet, scan.start, scan.end, scan.text)
+            _check_extent(scan.last_row, scan.last_column, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
         raise ParseError("bad_xlsx", detail=f"{type(exc).__name__}: {exc}"[:200]) from exc
 
 
-def _chunks(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[bytes]:
-    with archive.open(member) as stream:
-        while chunk := stream.read(_CHUNK):
-            yield chunk
+# The parts are read with expat, streaming, namespace-aware (a prefixed `<x:c x:r="...">` is
+# the same cell as `<c r="...">`, and a `>` inside a quoted attribute is just a character)
+# and with any DOCTYPE refused: no entity can expand, internally or from outside.
+_SEP = " "  # expat joins a namespace URI and a local name with this; neither can hold a space
+_RELS_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
-def _first_sheet(archive: zipfile.ZipFile) -> str:
-    """The zip path of the workbook's first sheet (the one calamine reads at index 0)."""
-    from defusedxml import ElementTree
+def _local(name: str) -> str:
+    return name.rpartition(_SEP)[2]
 
+
+def _stream(
+    archive: zipfile.ZipFile,
+    part: str,
+    start: Callable[[str, dict[str, str]], None],
+    end: Callable[[str], None] | None = None,
+    text: Callable[[str], None] | None = None,
+) -> None:
+    parser = expat.ParserCreate(namespace_separator=_SEP)
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    if end is not None:
+        parser.EndElementHandler = end
+    if text is not None:
+        parser.CharacterDataHandler = text
+
+    def refuse(*_: object) -> None:
+        raise ParseError("bad_xlsx", detail=f"{part} declares a DOCTYPE")
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        with archive.open(part) as stream:
+            while chunk := stream.read(_CHUNK):
+                parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise ParseError("bad_xlsx", detail=f"{part}: {expat.ErrorString(exc.code)}") from None
+
+
+def _parts(archive: zipfile.ZipFile) -> tuple[str, list[str]]:
+    """The zip path of the workbook's first sheet (the one calamine reads at index 0) and the
+    candidate paths of its shared strings."""
     names = set(archive.namelist())
     if "xl/workbook.xml" not in names:
         raise ParseError("bad_xlsx", detail="no xl/workbook.xml")
-    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
     for part in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
         if part in names and archive.getinfo(part).file_size > _XML_PART:
             raise ParseError("bad_xlsx", detail=f"{part} is too large")
-    try:
-        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-        sheet = book.find(f"{main}sheets/{main}sheet")
-        rels = (
-            ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-            if "xl/_rels/workbook.xml.rels" in names
-            else None
-        )
-    except Exception as exc:  # defusedxml's refusals and expat's syntax errors alike
-        raise ParseError("bad_xlsx", detail=f"workbook.xml: {type(exc).__name__}") from exc
-    if sheet is None or rels is None:
+    sheet_ids: list[str] = []
+
+    def on_book(name: str, attrs: dict[str, str]) -> None:
+        if _local(name) == "sheet":
+            sheet_ids.append(attrs.get(f"{_RELS_NS}{_SEP}id", ""))
+
+    _stream(archive, "xl/workbook.xml", on_book)
+    if not sheet_ids or "xl/_rels/workbook.xml.rels" not in names:
         raise ParseError("empty")
-    target = next((r.get("Target", "") for r in rels if r.get("Id") == sheet.get(rel)), "")
-    if target.startswith("/"):
-        return target.lstrip("/")
-    return str(PurePosixPath("xl") / target)
+    targets: dict[str, str] = {}
+    shared: list[str] = ["xl/sharedStrings.xml"]
+
+    def on_rels(name: str, attrs: dict[str, str]) -> None:
+        if _local(name) != "Relationship":
+            return
+        target = attrs.get("Target", "")
+        target = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        targets[attrs.get("Id", "")] = target
+        if attrs.get("Type", "").endswith("/sharedStrings"):
+            shared.append(target)
+
+    _stream(archive, "xl/_rels/workbook.xml.rels", on_rels)
+    return targets.get(sheet_ids[0], ""), [p for p in dict.fromkeys(shared) if p in names]
 
 
-_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)[\s/>]([^>]*)")
-_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]*)(\d*)["']""")
+def _shared_string_lengths(archive: zipfile.ZipFile, parts: list[str]) -> array[int]:
+    """The length in characters of each shared string (the longest reading where two parts
+    could be the table), streamed: calamine copies a shared string into every cell that names
+    it, so a 1 MB file of one 8-million-character string named by 5,000 cells is 40 GB."""
+    lengths: array[int] = array("Q")
+    for part in parts:
+        found: array[int] = array("Q")
+        depth = [0, 0]  # inside <si>, inside <t>
+        current = [0]
+        total = [0]
+
+        def start(name: str, _attrs: dict[str, str]) -> None:
+            local = _local(name)
+            if local == "si":
+                depth[0], current[0] = 1, 0
+            elif local == "t" and depth[0]:
+                depth[1] = 1
+
+        def end(name: str) -> None:
+            local = _local(name)
+            if local == "si":
+                found.append(current[0])
+                depth[0] = 0
+                total[0] += current[0]
+                if total[0] > MAX_TEXT_CHARS:  # calamine holds the table itself too
+                    raise ParseError("too_much_text", limit=MAX_TEXT_CHARS // 1_000_000)
+            elif local == "t":
+                depth[1] = 0
+
+        def text(data: str) -> None:
+            if depth[1]:
+                current[0] += len(data)
+
+        _stream(archive, part, start, end, text)
+        if len(found) > len(lengths):
+            lengths.extend([0] * (len(found) - len(lengths)))
+        for i, n in enumerate(found):
+            lengths[i] = max(lengths[i], n)
+    return lengths
 
 
-def _sheet_extent(chunks: Iterable[bytes]) -> tuple[int, int]:
-    """(last row, last column) of the cells a sheet's XML holds, scanned in constant memory.
+class _SheetScan:
+    """(last row, last column) of the cells a sheet's XML holds, and the shared-string text its
+    cells would copy, streamed in constant memory.
 
-    Cells without an `r` attribute follow the previous one, rows without one the previous
-    row, as spreadsheet readers place them. Empty (styled) cells count: conservative.
+    Cells without an `r` attribute follow the previous one, rows without one the previous row,
+    as spreadsheet readers place them; where an element carries both `r` and a prefixed `x:r`
+    the larger counts. Empty (styled) cells count: conservative.
     """
-    row = column = last_row = last_column = 0
-    tail = b""
-    for chunk in chunks:
-        data = tail + chunk
-        cut = data.rfind(b"<")
-        if cut >= 0 and b">" not in data[cut:]:
-            data, tail = data[:cut], data[cut:]
-            if len(tail) > _MAX_TAG:
-                raise ParseError("bad_xlsx", detail="an XML tag over 64 KiB")
-        else:
-            tail = b""
-        for match in _TAG.finditer(data):
-            ref = _REF.search(match.group(2))
-            if match.group(1) == b"row":
-                row = int(ref.group(2)) if ref and ref.group(2) else row + 1
-                column = 0
-            else:
-                letters = ref.group(1) if ref else b""
-                column = _column_number(letters) if letters else column + 1
-                if ref and ref.group(2):
-                    row = max(row, int(ref.group(2)))
-                last_column = max(last_column, column)
-            last_row = max(last_row, row)
-    return last_row, last_column
+
+    def __init__(self, strings: array[int], limits: _Limits) -> None:
+        self.strings = strings
+        self.limits = limits
+        self.row = self.column = self.last_row = self.last_column = 0
+        self.chars = 0  # shared-string characters the cells copy
+        self.shared = False  # inside <c t="s">
+        self.value: list[str] | None = None  # the text of its <v>
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        local = _local(name)
+        if local == "c":
+            letters, digits = _reference(attrs)
+            self.column = _column_number(letters) if letters else self.column + 1
+            if digits:
+                self.row = max(self.row, digits)
+            self.last_column = max(self.last_column, self.column)
+            self.last_row = max(self.last_row, self.row)
+            self.shared = any(_local(k) == "t" and v == "s" for k, v in attrs.items())
+        elif local == "row":
+            _, digits = _reference(attrs)
+            self.row = digits or self.row + 1
+            self.column = 0
+            self.last_row = max(self.last_row, self.row)
+        elif local == "v" and self.shared:
+            self.value = []
+
+    def text(self, data: str) -> None:
+        if self.value is not None and len(self.value) < 64:
+            self.value.append(data)
+
+    def end(self, name: str) -> None:
+        if self.value is None or _local(name) != "v":
+            return
+        index = "".join(self.value).strip()
+        self.value = None
+        n = self.strings[int(index)] if index.isdigit() and int(index) < len(self.strings) else 0
+        if n > self.limits.max_cell_chars:
+            raise ParseError("cell_too_long", row=self.row, limit=self.limits.max_cell_chars)
+        self.chars += n
+        if self.chars > MAX_TEXT_CHARS:
+            raise ParseError("too_much_text", limit=MAX_TEXT_CHARS // 1_000_000)
 
 
-def _column_number(letters: bytes) -> int:
+_REF = re.compile(r"\s*([A-Za-z]{0,8})(\d{0,10})")
+
+
+def _reference(attrs: dict[str, str]) -> tuple[str, int]:
+    """The column letters and row number of an `r` attribute ("" and 0 where absent); the
+    largest where several namespaces give one."""
+    letters, digits = "", 0
+    for key, value in attrs.items():
+        if _local(key) != "r" or not (match := _REF.match(value)):
+            continue
+        if _column_number(match.group(1)) > _column_number(letters):
+            letters = match.group(1)
+        digits = max(digits, int(match.group(2) or 0))
+    return letters, digits
+
+
+def _column_number(letters: str) -> int:
     n = 0
-    for ch in letters.upper()[:8]:  # XFD (16384) is Excel's last column
-        n = n * 26 + ch - ord("A") + 1
+    for ch in letters.upper():  # XFD (16384) is Excel's last column
+        n = n * 26 + ord(ch) - ord("A") + 1
     return n
 
 

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import random
 import sqlite3
 import struct
 import subprocess
@@ -207,6 +208,92 @@ def test_huge_shared_string_is_refused_before_the_reader_opens_it(tmp_path: Path
     assert got["code"] == "zip_size"
     assert f"上限 {MAX_UNCOMPRESSED // 2**20} MB" in str(got["message"])
     assert isinstance(got["peak_mib"], float) and got["peak_mib"] < PEAK_MIB
+
+
+def _shared_strings(*texts: str) -> str:
+    items = "".join(f"<si><t>{text}</t></si>" for text in texts)
+    return f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{items}</sst>'
+
+
+def test_one_long_shared_string_named_by_many_cells_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    # calamine copies a shared string into every cell naming it: 1 M characters x 5,000 cells
+    # is 5 G characters from a file of ~200 KB (it aborted the process)
+    noise = "".join(random.Random(7).choice("ab") for _ in range(1_000_000))
+    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>1</v></c></row>' for r in range(2, 5002))
+    path = write_xlsx(tmp_path / "amplified.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}'))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", noise))
+    assert path.stat().st_size < 400 * 1024
+    got = probe(path)
+    assert got["code"] == "cell_too_long"
+    assert "第 2 行有一个单元格超过 10000 个字" in str(got["message"])
+    assert isinstance(got["peak_mib"], float) and got["peak_mib"] < PEAK_MIB
+
+
+def test_shared_text_copied_into_cells_is_capped(tmp_path: Path) -> None:
+    # each string is under the cell cap, but 4,000 copies of 9,000 characters is 36 M
+    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>1</v></c></row>' for r in range(2, 4002))
+    path = write_xlsx(tmp_path / "copies.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}'))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", "好" * 9_000))
+    with pytest.raises(ParseError, match="over 32 million characters") as info:
+        read_table(path, MAX_BYTES, MAX_ROWS)
+    assert info.value.code == "too_much_text"
+
+
+def test_shared_strings_within_the_caps_are_read(tmp_path: Path) -> None:
+    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>{r % 2 + 1}</v></c></row>' for r in range(2, 1002))
+    path = write_xlsx(tmp_path / "ok.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}'))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", "物流很快", "质量" * 4_000))
+    table = read_table(path, MAX_BYTES, MAX_ROWS)
+    assert len(table.rows) == 1000 and table.texts()[:2] == ["物流很快", "质量" * 4_000]
+
+
+@pytest.mark.parametrize(
+    "far",
+    [
+        '<c q=">" r="XFD2" t="inlineStr"><is><t>x</t></is></c>',  # a ">" inside a quoted attribute
+        "<c q='>' r='XFD2'><v>1</v></c>",
+        '<c x:r="XFD2" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><v>1</v></c>',
+        '<c r="A2" x:r="XFD2" xmlns:x="urn:other"><v>1</v></c>',  # the larger of two references
+        '<c r="&#88;FD2"><v>1</v></c>',  # a character reference inside the value
+    ],
+)
+def test_cell_references_cannot_hide_from_the_scan(tmp_path: Path, far: str) -> None:
+    path = write_xlsx(tmp_path / "hidden.xlsx", _sheet("A1", _REVIEWS + f'<row r="4">{far}</row>'))
+    got = probe(path)
+    assert got["code"] == "too_many_columns", got
+    assert "文件有 16384 列" in str(got["message"])
+    assert isinstance(got["peak_mib"], float) and got["peak_mib"] < PEAK_MIB
+
+
+def test_prefixed_sheet_elements_are_scanned(tmp_path: Path) -> None:
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    sheet = (
+        f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x="{main}"><x:sheetData>'
+        '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>评价内容</x:t></x:is></x:c></x:row>'
+        '<x:row r="9000"><x:c r="GZ9000"><x:v>1</x:v></x:c></x:row></x:sheetData></x:worksheet>'
+    )
+    with pytest.raises(ParseError) as info:
+        read_table(write_xlsx(tmp_path / "prefixed.xlsx", sheet), MAX_BYTES, MAX_ROWS)
+    assert info.value.code == "too_many_columns" and info.value.params["n"] == 208
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/workbook.xml"])
+def test_a_doctype_is_refused(tmp_path: Path, part: str) -> None:
+    laughs = '<!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    sheet = _sheet("A1", _REVIEWS).replace("?>", "?>" + laughs, 1)
+    book = _BOOK.replace("?>", "?>" + laughs, 1)
+    path = tmp_path / "doctype.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in (("[Content_Types].xml", _CT), ("_rels/.rels", _RELS), ("xl/_rels/workbook.xml.rels", _BOOK_RELS)):
+            archive.writestr(name, data)
+        archive.writestr("xl/workbook.xml", book if part == "xl/workbook.xml" else _BOOK)
+        archive.writestr("xl/worksheets/sheet1.xml", sheet if part != "xl/workbook.xml" else _sheet("A1", _REVIEWS))
+    with pytest.raises(ParseError, match="DOCTYPE") as info:
+        read_table(path, MAX_BYTES, MAX_ROWS)
+    assert info.value.code == "bad_xlsx" and part in str(info.value)
 
 
 def test_highly_compressed_part_is_refused(tmp_path: Path) -> None:
