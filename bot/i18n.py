@@ -547,5 +547,4 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "⚠️ This reply has errors ({problems}) and cannot be accepted as it is: send /edit TEXT with "
         "the fixed reply, or /reject.",
     ),
-
 }

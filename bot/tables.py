@@ -385,44 +385,50 @@ def _parts(archive: zipfile.ZipFile) -> tuple[str, list[str]]:
 
 
 def _shared_string_lengths(archive: zipfile.ZipFile, parts: list[str]) -> array[int]:
-    """The length in characters of each shared string (the longest reading where two parts
+    """The length in characters of each shared string (the longer reading where two parts
     could be the table), streamed: calamine copies a shared string into every cell that names
     it, so a 1 MB file of one 8-million-character string named by 5,000 cells is 40 GB."""
     lengths: array[int] = array("Q")
     for part in parts:
-        found: array[int] = array("Q")
-        depth = [0, 0]  # inside <si>, inside <t>
-        current = [0]
-        total = [0]
-
-        def start(name: str, _attrs: dict[str, str]) -> None:
-            local = _local(name)
-            if local == "si":
-                depth[0], current[0] = 1, 0
-            elif local == "t" and depth[0]:
-                depth[1] = 1
-
-        def end(name: str) -> None:
-            local = _local(name)
-            if local == "si":
-                found.append(current[0])
-                depth[0] = 0
-                total[0] += current[0]
-                if total[0] > MAX_TEXT_CHARS:  # calamine holds the table itself too
-                    raise ParseError("too_much_text", limit=MAX_TEXT_CHARS // 1_000_000)
-            elif local == "t":
-                depth[1] = 0
-
-        def text(data: str) -> None:
-            if depth[1]:
-                current[0] += len(data)
-
-        _stream(archive, part, start, end, text)
-        if len(found) > len(lengths):
-            lengths.extend([0] * (len(found) - len(lengths)))
-        for i, n in enumerate(found):
+        scan = _SharedStrings()
+        _stream(archive, part, scan.start, scan.end, scan.text)
+        lengths.extend([0] * max(0, len(scan.lengths) - len(lengths)))
+        for i, n in enumerate(scan.lengths):
             lengths[i] = max(lengths[i], n)
     return lengths
+
+
+class _SharedStrings:
+    """The length of each `<si>` of sharedStrings.xml (the text of its `<t>`s); refuses a table
+    whose strings hold more than `MAX_TEXT_CHARS` in all."""
+
+    def __init__(self) -> None:
+        self.lengths: array[int] = array("Q")
+        self.total = 0
+        self.current: int | None = None  # inside <si>: its length so far
+        self.in_text = False
+
+    def start(self, name: str, _attrs: dict[str, str]) -> None:
+        local = _local(name)
+        if local == "si":
+            self.current = 0
+        elif local == "t" and self.current is not None:
+            self.in_text = True
+
+    def text(self, data: str) -> None:
+        if self.in_text and self.current is not None:
+            self.current += len(data)
+
+    def end(self, name: str) -> None:
+        local = _local(name)
+        if local == "t":
+            self.in_text = False
+        elif local == "si" and self.current is not None:
+            self.lengths.append(self.current)
+            self.total += self.current
+            self.current = None
+            if self.total > MAX_TEXT_CHARS:  # calamine holds them all in memory
+                raise ParseError("too_much_text", limit=MAX_TEXT_CHARS // 1_000_000)
 
 
 class _SheetScan:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from nlp.aspects import detect_aspects
+from nlp.fold import Folded, folded, is_cjk
 from nlp.policy import parsed as parsed_policy
 from nlp.promises import clause_before, promise_findings, sentences
 from nlp.types import Finding, Language, ProductFacts, Severity, ShopProfile
@@ -52,35 +53,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # Normalisation shared by all checks
 # ---------------------------------------------------------------------------------------------
-
-# "，" stays full-width so that "3，000" is never read as a thousands separator.
-_KEEP_AS_IS = frozenset("，")
-
-
-@dataclass(frozen=True)
-class _Text:
-    """NFKC-folded, lower-cased text that remembers where each character came from."""
-
-    original: str
-    norm: str
-    origin: tuple[int, ...]  # origin[i]: index in `original` of norm[i]
-
-    def source(self, start: int, end: int) -> str:
-        """The original text behind norm[start:end]."""
-        if start >= end:
-            return ""
-        return self.original[self.origin[start] : self.origin[end - 1] + 1]
-
-
-def _normalise(text: str) -> _Text:
-    chars: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        folded = ch if ch in _KEEP_AS_IS else unicodedata.normalize("NFKC", ch).lower()
-        for c in folded:
-            chars.append(c)
-            origin.append(i)
-    return _Text(text, "".join(chars), tuple(origin))
 
 
 @dataclass(frozen=True)
@@ -102,10 +74,6 @@ def _longest_first(spans: Iterable[_S]) -> list[_S]:
     return sorted(kept, key=lambda s: s.start)
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
-
-
 # ---------------------------------------------------------------------------------------------
 # Language
 # ---------------------------------------------------------------------------------------------
@@ -115,8 +83,8 @@ _LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 def _script_counts(text: str) -> tuple[int, int]:
     """(CJK characters, Latin letters) in the text."""
-    norm = _normalise(text).norm
-    cjk = sum(1 for ch in norm if _is_cjk(ch))
+    norm = folded(text).norm
+    cjk = sum(1 for ch in norm if is_cjk(ch))
     latin = sum(1 for ch in norm if "a" <= ch <= "z")
     return cjk, latin
 
@@ -322,7 +290,7 @@ class _Hit(_Span):
     finding: Finding
 
 
-def _zui_hits(text: _Text) -> Iterator[_Hit]:
+def _zui_hits(text: Folded) -> Iterator[_Hit]:
     for m in _ZUI_CLAIM.finditer(text.norm):
         if _ZUI_HARMLESS.match(text.norm, m.start()):
             continue
@@ -335,7 +303,7 @@ def _zui_hits(text: _Text) -> Iterator[_Hit]:
         yield _Hit(m.start(), m.end(), 0, Finding(_FORBIDDEN, severity, message, span))
 
 
-def _rule_hits(text: _Text) -> Iterator[_Hit]:
+def _rule_hits(text: Folded) -> Iterator[_Hit]:
     for priority, rule in enumerate(_AD_RULES, start=1):
         for m in rule.pattern.finditer(text.norm):
             if m.end() == m.start():
@@ -347,7 +315,7 @@ def _rule_hits(text: _Text) -> Iterator[_Hit]:
 
 def lint_ad_claims(text: str) -> list[Finding]:
     """Advertising-law problems in `text`: 极限词, medical/efficacy claims, unprovable guarantees."""
-    norm = _normalise(text)
+    norm = folded(text)
     hits = _longest_first([*_zui_hits(norm), *_rule_hits(norm)])
     return _unique(h.finding for h in hits)
 
@@ -823,12 +791,12 @@ _LATIN_THEN_CN_NUMBER = re.compile(rf"(?<=[a-z])(?=[{_CN_NUM_CHARS}])")
 
 
 def _index_facts(facts: ProductFacts) -> _FactIndex:
-    text = _normalise(_fact_text(facts)).norm
+    text = folded(_fact_text(facts)).norm
     # In copy a number glued to a Latin token is no claim of its own, but a fact "DPI三档可调"
     # still states 三档.
     spaced = _LATIN_THEN_CN_NUMBER.sub(" ", text)
     quantities = [q for m in _quantity_matches(spaced, strict_one=False) for q in m.quantities]
-    price = _normalise(facts.price).norm
+    price = folded(facts.price).norm
     price_numbers = [_key(q.raw) for m in _quantity_matches(price, strict_one=False) for q in m.quantities]
     readings = {r for q in quantities for r in q.readings} | {("cny", v) for v in price_numbers}
     return _FactIndex(
@@ -846,7 +814,7 @@ def _mentions(facts: _FactIndex, needle: str) -> bool:
     Chinese digits may stand for Arabic ones ("买二送一" = "买2送1"), but a Chinese digit never
     extends a Latin token: "2C1A三接口" mentions "2C1A".
     """
-    norm = _normalise(needle).norm
+    norm = folded(needle).norm
     return _contains(facts.literal, norm) or _contains(facts.text, norm.translate(_DIGIT_WORDS))
 
 
@@ -900,7 +868,7 @@ def _material_of_held_item(text: str, claim: _Claim) -> bool:
 
 def check_copy(copy_text: str, facts: ProductFacts) -> list[Finding]:
     """Advertising-law lint plus every factual claim in the copy that `facts` does not support."""
-    text = _normalise(copy_text)
+    text = folded(copy_text)
     index = _index_facts(facts)
     invented = (
         _invented_fact(claim.label, text.source(claim.start, claim.end))
@@ -952,7 +920,7 @@ def _language_finding(reply: str, review: str, profile: ShopProfile) -> Finding 
 
 
 def _sentence_key(sentence: str) -> str:
-    return "".join(ch for ch in _normalise(sentence).norm if unicodedata.category(ch)[0] not in "PSZC")
+    return "".join(ch for ch in folded(sentence).norm if unicodedata.category(ch)[0] not in "PSZC")
 
 
 def _repeat_findings(reply: str) -> Iterator[Finding]:
@@ -971,7 +939,7 @@ def _repeat_findings(reply: str) -> Iterator[Finding]:
         seen.add(key)
 
 
-def _unsafe_findings(reply: _Text) -> Iterator[Finding]:
+def _unsafe_findings(reply: Folded) -> Iterator[Finding]:
     for m in _UNSAFE.finditer(reply.norm):
         span = reply.source(m.start(), m.end())
         message = f"回复中出现疑似提示词注入或模型自我描述的内容“{span}”，不能发给顾客，请重新生成"
@@ -980,8 +948,8 @@ def _unsafe_findings(reply: _Text) -> Iterator[Finding]:
 
 def _length_units(text: str) -> int:
     """CJK characters plus Latin words: roughly "Chinese characters" for mixed text."""
-    norm = _normalise(text).norm
-    return sum(1 for ch in norm if _is_cjk(ch)) + len(_LATIN_WORD.findall(norm))
+    norm = folded(text).norm
+    return sum(1 for ch in norm if is_cjk(ch)) + len(_LATIN_WORD.findall(norm))
 
 
 def _length_finding(reply: str) -> Finding | None:
@@ -998,13 +966,13 @@ def check_reply(reply: str, review: str, profile: ShopProfile) -> list[Finding]:
     """
     if _is_blank(reply):
         return [Finding("empty", "error", "回复为空或只有标点符号，请重新生成")]
-    norm = _normalise(reply)
+    norm = folded(reply)
     policy = parsed_policy(profile.policy)
     optional = (_language_finding(reply, review, profile), _length_finding(reply))
     return [
         *(f for f in optional[:1] if f is not None),
         *_repeat_findings(reply),
-        *promise_findings(norm.norm, norm.source, _normalise(review).norm, policy),
+        *promise_findings(norm.norm, norm.source, folded(review).norm, policy),
         *_unique(_unsafe_findings(norm)),
         *lint_ad_claims(reply),
         *(f for f in optional[1:] if f is not None),

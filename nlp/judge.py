@@ -16,11 +16,11 @@ Rules only: every finding is an error and quotes the offending text.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator
 
 from nlp.aspects import detect_aspects
 from nlp.checks import check_reply
+from nlp.fold import fold
 from nlp.plan import ACCEPTS, ReplyPlan
 from nlp.policy import ParsedPolicy, RemedyKind
 from nlp.types import Finding, ShopProfile
@@ -94,7 +94,7 @@ def passes(findings: list[Finding]) -> bool:
 
 def plan_findings(text: str, review: str, plan: ReplyPlan, policy: ParsedPolicy) -> list[Finding]:
     """Ways a reply departs from its plan (empty: it keeps to it)."""
-    norm, source = _fold(text), _fold(review)
+    norm, source = fold(text), fold(review)
     return [
         *_thanks_findings(norm, plan),
         *_acknowledge_findings(norm, plan, policy.text),
@@ -102,10 +102,6 @@ def plan_findings(text: str, review: str, plan: ReplyPlan, policy: ParsedPolicy)
         *_hazard_findings(norm, source),
         *_escalation_findings(norm, plan),
     ]
-
-
-def _fold(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", ch).lower() for ch in text)
 
 
 def _thanks_findings(norm: str, plan: ReplyPlan) -> Iterator[Finding]:
@@ -137,7 +133,7 @@ def acknowledges(norm: str, plan: ReplyPlan, policy_text: str = "") -> bool:
     if {p.aspect for p in complaints} & set(detect_aspects(norm)):
         return True
     for p in complaints:
-        span = _fold(p.span)
+        span = fold(p.span)
         if span and span in norm:
             return True
         grams = {span[i : i + 2] for i in range(len(span) - 1)}

@@ -10,12 +10,12 @@ and their English equivalents.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal, TypeVar, get_args
 
+from nlp.fold import fold
 from nlp.types import Language
 
 # shipping: the shop pays (return) shipping
@@ -275,10 +275,6 @@ _AMOUNT = re.compile(
 )
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
 def _number(token: str) -> int | None:
     if token.isdigit():
         return int(token)
@@ -354,7 +350,7 @@ def parse_policy(text: str) -> ParsedPolicy:
     and is kept in `refused`. A clause that only says who pays shipping ("运费买家承担") applies
     to the return/exchange remedies read before it.
     """
-    folded = _fold(text)
+    folded = fold(text)
     remedies: list[Remedy] = []
     refused: list[str] = []
     last: list[Trigger] = ["any"]

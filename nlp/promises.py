@@ -16,10 +16,10 @@ a span of it back to the original text for the finding.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from nlp.fold import fold
 from nlp.policy import ParsedPolicy, RemedyKind, Trigger
 from nlp.types import Finding
 
@@ -47,10 +47,17 @@ _PROMISES: tuple[_Promise, ...] = (
         (),
         "多倍赔偿",
     ),
-    _promise(r"包赔|赔偿|补偿|赔付|赔您|赔给您|理赔|(?<![a-z])compensat\w*", ("compensation",), "赔偿"),
+    _promise(
+        r"包赔|赔偿|补偿|赔付|赔您|赔给您|理赔|(?:退|补|返)(?:您|你)?差价|补贴|贴补|(?<![a-z])compensat\w*",
+        ("compensation",),
+        "赔偿",
+    ),
     _promise(r"红包|返现|现金|转账|打款|(?<![a-z])cash(?:\s?back)?(?![a-z])", ("cash",), "红包/返现"),
     _promise(
-        r"优惠券|代金券|无门槛券|礼券|购物券|折扣券|(?<![a-z])(?:coupons?|vouchers?|store credit)(?![a-z])",
+        r"优惠券|代金券|无门槛券|礼券|购物券|折扣券"
+        r"|(?:送|给|发|赠|补)(?:您|你)(?:一|1|两|2|几)?(?:张|份|个)?[^\s，,。.!！?？]{0,4}券"
+        r"|打个?[一二三四五六七八九\d.]+折|[一二三四五六七八九]折优惠|(?:给|为)(?:您|你)(?:打折|折扣)"
+        r"|(?<![a-z])(?:coupons?|vouchers?|store credit|\d+% off|discount)(?![a-z])",
         ("coupon",),
         "优惠券",
     ),
@@ -78,7 +85,9 @@ _PROMISES: tuple[_Promise, ...] = (
         "退款退货",
     ),
     _promise(
-        r"包邮|免运费|运费(?:由我们|我们|本店|由本店)?(?:来)?(?:承担|报销|补贴|出)|(?:承担|报销)运费"
+        r"包邮|免运费|(?:承担|报销)(?:来回|往返)?运费"
+        r"|(?:来回|往返|双向)?运费(?:险)?(?:都|也|全部?)?"
+        r"(?:由?(?:我们|本店|店铺|我方)来?(?:承担|报销|补贴|出|负责|包)|由?来?(?:承担|报销|补贴|负责))"
         r"|(?<![a-z])(?:free (?:return )?shipping|cover (?:the )?(?:return )?shipping)",
         ("shipping",),
         "承担运费",
@@ -100,13 +109,18 @@ _REPLY_NEGATION = re.compile(
 # Asking for a review to be deleted or changed, or a good review in exchange for something.
 _REVIEW_TARGET = r"(?:差评|中评|评价|评论|追评|评分|打分|星级)"
 _GOOD_REVIEW = r"(?:好评|五星|5星|满分|五分|5分)"
+_CHANGE = r"(?:删除|删掉|删了|删|撤销|撤回|撤掉|撤|去掉|修改|更改|改(?!进|善|正|良|变))"
 _MANIPULATION = re.compile(
     rf"(?:删除|删掉|删了|删去|撤销|撤回|撤掉|去掉|修改|更改|改一下|改下|改掉)(?:一下)?(?:您|你)?的?(?:这条|这个|这次)?{_REVIEW_TARGET}"
+    rf"|把(?:您|你)?的?(?:这条|这个|这次)?{_REVIEW_TARGET}(?:给)?{_CHANGE}"
+    rf"|{_REVIEW_TARGET}(?:能不能|能否|可不可以|可否|可以|麻烦|帮忙|请)+(?:您|你)?(?:帮忙|帮我们)?{_CHANGE}"
+    rf"|重新(?:评价|评论|打分|评分|给个?(?:评价|好评))|再(?:评价|评)一次"
     rf"|删评|改评|(?:改|换|修改|更改)(?:成|为)(?:一个|个)?{_GOOD_REVIEW}"
     rf"|追(?:评|加)(?:一个|个|一条|条)?{_GOOD_REVIEW}"
     rf"|{_GOOD_REVIEW}(?:就|即|即可|后|可)?(?:返现?|送|有礼|领|给红包|给您红包|退款)"
     rf"|(?:给|打|留)(?:个|一个|我们|下)?{_GOOD_REVIEW}(?:就|即|后|即可)(?:返|送|给|退)"
-    r"|(?<![a-z])(?:remove|delete|change|update|edit|revise|amend|take down|withdraw)\s+"
+    r"|(?<![a-z])(?:remove|delete|change|update|edit|revise|amend|modify|reconsider|redo|adjust"
+    r"|take down|withdraw)\s+"
     r"(?:your|the|this|that)\s+(?:negative |bad |low |1[- ]star |one[- ]star )?"
     r"(?:review|rating|feedback|comment)"
     r"|(?<![a-z])(?:5|five)[- ]star (?:review|rating)s? (?:for|in exchange)"
@@ -114,10 +128,14 @@ _MANIPULATION = re.compile(
 
 _ARABIC = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CN_NUMBER = "零〇一二两三四五六七八九十百千万"
+# "两块肥皂" is soap; "两块作为心意", "一百块" and "50块" are money
+_AS_MONEY = r"作为|当作|当|给|红包|补偿|心意|现金|补贴|的(?:红包|补偿|心意|现金|补贴)"
 _MONEY = re.compile(
     rf"[¥$]\s*(?P<a>{_ARABIC})"
-    rf"|(?P<b>{_ARABIC})\s*(?:元|块钱|块(?![\u4e00-\u9fff])|rmb|yuan)(?![a-z])"
-    rf"|(?P<c>[{_CN_NUMBER}]+)(?:元|块钱|块(?![\u4e00-\u9fff]))"
+    rf"|(?P<b>{_ARABIC})\s*(?:元|块钱|块(?![\u4e00-\u9fff])|块(?={_AS_MONEY})|rmb|yuan|dollars?|bucks?|usd)(?![a-z])"
+    rf"|(?P<e>\d{{2,}})块"
+    rf"|(?P<c>[{_CN_NUMBER}]+)(?:元|块钱|块(?![\u4e00-\u9fff])|块(?={_AS_MONEY}))"
+    rf"|(?P<f>[{_CN_NUMBER}]*[十百千万][{_CN_NUMBER}]*)块"
     rf"|(?:转账?|打款|返现?)(?:给您|给你|您)?\s*(?P<d>{_ARABIC})(?:\s*(?:元|块))?(?![\d.]*\s*(?:天|小时|%|个|件|次))"
 )
 _CN_DIGITS = {ch: i for i, ch in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
@@ -160,15 +178,11 @@ _REASONS: tuple[tuple[Trigger, re.Pattern[str]], ...] = (
 )
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
 def _money_value(m: re.Match[str]) -> float | None:
-    arabic = m.group("a") or m.group("b") or m.group("d")
+    arabic = m.group("a") or m.group("b") or m.group("d") or m.group("e")
     if arabic:
         return float(arabic.replace(",", ""))
-    return _chinese_value(m.group("c"))
+    return _chinese_value(m.group("c") or m.group("f"))
 
 
 def _chinese_value(token: str) -> float | None:
@@ -255,7 +269,7 @@ def _promise_hits(reply: str, start: int, end: int) -> list[_Hit]:
 
 def _licensed(policy: ParsedPolicy, promise: _Promise, span: str, reasons: tuple[Trigger, ...]) -> bool:
     if not promise.kinds:  # 假一赔十, 双倍赔偿: only when the policy states that very multiple
-        folded = _fold(policy.text)
+        folded = fold(policy.text)
         return span in folded and any(span not in clause for clause in policy.refused)
     return any(policy.allows(kind, when) is not None for kind in promise.kinds for when in reasons)
 
@@ -307,7 +321,7 @@ def promise_findings(reply: str, source: Source, review: str, policy: ParsedPoli
     """
     findings: list[Finding] = list(_manipulation_findings(reply, source))
     review_reasons = reason_of(review)
-    allowed_money = _money_values(_fold(policy.text))
+    allowed_money = _money_values(fold(policy.text))
     for start, end in sentences(reply):
         reasons = _licensing(reason_of(reply[start:end]) or review_reasons or ("any",))
         hits = _promise_hits(reply, start, end)

@@ -25,16 +25,39 @@ from nlp.checks import detect_language
 from nlp.types import Label, Language, Sentiment
 
 Ask = Literal[
-    "refund", "return", "exchange", "resend", "compensation", "explanation", "repair", "price_diff",
-    "free_order", "contact",
+    "refund",
+    "return",
+    "exchange",
+    "resend",
+    "compensation",
+    "explanation",
+    "repair",
+    "price_diff",
+    "free_order",
+    "contact",
 ]  # what the customer asks for (差价 = price_diff, 免单 = free_order)
 ASKS: tuple[Ask, ...] = (
-    "refund", "return", "exchange", "resend", "compensation", "explanation", "repair", "price_diff",
-    "free_order", "contact",
+    "refund",
+    "return",
+    "exchange",
+    "resend",
+    "compensation",
+    "explanation",
+    "repair",
+    "price_diff",
+    "free_order",
+    "contact",
 )
 Flag = Literal["contacted", "left", "safety", "threat", "sarcasm", "followup", "injection", "misuse"]
 FLAGS: tuple[Flag, ...] = (
-    "contacted", "left", "safety", "threat", "sarcasm", "followup", "injection", "misuse",
+    "contacted",
+    "left",
+    "safety",
+    "threat",
+    "sarcasm",
+    "followup",
+    "injection",
+    "misuse",
 )
 Polarity = Literal[-1, 0, 1]
 
@@ -334,6 +357,7 @@ _GENERIC = re.compile(
     )
 )
 
+
 def _strip_filler(norm: str, start: int, end: int) -> tuple[int, int]:
     for _ in range(3):
         start, end = _trimmed(norm, start, end)
@@ -431,42 +455,63 @@ def _diverse(points: list[Point]) -> list[Point]:
 
 _REQUEST = r"(?:要求|申请|希望|需要|想|要|能|可以|帮我|给我|请)[^，,。！!？?]{0,3}"
 _ASK_PATTERNS: tuple[tuple[Ask, str], ...] = (
-    ("refund", _alt(
-        r"退款(?!(?:蛮|很|挺|还|也|倒是)?(?:快|及时|顺利|迅速))|退钱|退全款|返款|把钱退",
-        _en(r"refund|money back"),
-    )),
-    ("return", _alt(
-        r"退货(?!(?:也|太|很|真|实在)?麻烦)|(?<![钱款金])退回(?!来)|寄回(?!去?(?:修|厂|检测))|退掉|退换",
-        r"(?<=[想要])退(?![款钱房差步出休])|申请退(?!款|钱|差)",
-        _en(r"return (?:it|this|them|the)|send it back"),
-    )),
-    ("exchange", _alt(
-        r"换货|换一个|换个新的?|换新|给我换|帮我换|换一(?:件|双|台|只|部|份|条|瓶|盒)",
-        r"(?:要求|申请|希望|想|给我|帮我|能|可以|请)[^，,。！!？?]{0,3}(?:更换|调换)",
-        _en(r"exchange|replacement|replace (?:it|this)"),
-    )),
+    (
+        "refund",
+        _alt(
+            r"退款(?!(?:蛮|很|挺|还|也|倒是)?(?:快|及时|顺利|迅速))|退钱|退全款|返款|把钱退",
+            _en(r"refund|money back"),
+        ),
+    ),
+    (
+        "return",
+        _alt(
+            r"退货(?!(?:也|太|很|真|实在)?麻烦)|(?<![钱款金])退回(?!来)|寄回(?!去?(?:修|厂|检测))|退掉|退换",
+            r"(?<=[想要])退(?![款钱房差步出休])|申请退(?!款|钱|差)",
+            _en(r"return (?:it|this|them|the)|send it back"),
+        ),
+    ),
+    (
+        "exchange",
+        _alt(
+            r"换货|换一个|换个新的?|换新|给我换|帮我换|换一(?:件|双|台|只|部|份|条|瓶|盒)",
+            r"(?:要求|申请|希望|想|给我|帮我|能|可以|请)[^，,。！!？?]{0,3}(?:更换|调换)",
+            _en(r"exchange|replacement|replace (?:it|this)"),
+        ),
+    ),
     ("resend", _alt(r"补发|重发|重新发|再发一", _en(r"resend|send (?:another|a new)|reship"))),
-    ("compensation", _alt(
-        # not one already made ("作为补偿", "已赔我了") nor a policy ("超时赔付")
-        r"(?<!半价)(?<!超时)(?<!双倍)赔偿|(?<!作为)(?<!了)补偿(?!性)|(?<!已)赔我(?!了)",
-        r"赔钱|索赔|(?<!超时)赔付",
-        _en(r"compensat(?:e|ion)"),
-    )),
+    (
+        "compensation",
+        _alt(
+            # not one already made ("作为补偿", "已赔我了") nor a policy ("超时赔付")
+            r"(?<!半价)(?<!超时)(?<!双倍)赔偿|(?<!作为)(?<!了)补偿(?!性)|(?<!已)赔我(?!了)",
+            r"赔钱|索赔|(?<!超时)赔付",
+            _en(r"compensat(?:e|ion)"),
+        ),
+    ),
     ("price_diff", _alt(r"差价|价保|保价", _en(r"price (?:difference|adjustment|match)"))),
     ("free_order", _alt(r"免单", _en(r"free of charge|comp(?:ed)? the (?:meal|order)"))),
-    ("explanation", _alt(
-        r"为什么(?!呢|这么说|[^？?]{0,10}因为)|为啥|怎么回事|给个解释|给个说法|给我一个?解释|解释一下|给个交代",
-        _en(r"why|explain|explanation"),
-    )),
-    ("repair", _alt(
-        _REQUEST + r"(?:维修|修理|修一下|修好)",
-        r"返修(?![了过])|返厂(?![了过])|能修|修不好",
-        _en(r"repair|fix (?:it|this)"),
-    )),
-    ("contact", _alt(
-        r"联系我(?!说|们|了)|回电话?|回个电话|打电话给我(?!说)|给我回电|私信我|加我微信",
-        _en(r"contact me|call me|call back"),
-    )),
+    (
+        "explanation",
+        _alt(
+            r"为什么(?!呢|这么说|[^？?]{0,10}因为)|为啥|怎么回事|给个解释|给个说法|给我一个?解释|解释一下|给个交代",
+            _en(r"why|explain|explanation"),
+        ),
+    ),
+    (
+        "repair",
+        _alt(
+            _REQUEST + r"(?:维修|修理|修一下|修好)",
+            r"返修(?![了过])|返厂(?![了过])|能修|修不好",
+            _en(r"repair|fix (?:it|this)"),
+        ),
+    ),
+    (
+        "contact",
+        _alt(
+            r"联系我(?!说|们|了)|回电话?|回个电话|打电话给我(?!说)|给我回电|私信我|加我微信",
+            _en(r"contact me|call me|call back"),
+        ),
+    ),
 )
 _ASK_RES = tuple((ask, re.compile(p)) for ask, p in _ASK_PATTERNS)
 # "不用退了", "也不想退", "并没有要求补偿": the customer declines.  A refusal by the shop
@@ -484,65 +529,86 @@ _DECLINED = re.compile(
 
 _STOP_CHARS = r"[^，,。！!？?；;\n]"
 _FLAG_PATTERNS: tuple[tuple[Flag, str], ...] = (
-    ("contacted", _alt(
-        r"(?:联系|找|问|咨询|打|call|给|跟|和|致电)了?(?:在线|官方|人工)?客服",
-        r"客服(?:不理|不回|没回|没人|也不(?!错)|说|回复说|答应|让我|叫我|东拉西扯|推|敷衍|态度)",
-        r"向?(?:服务台|前台|客服|商家|卖家|酒店|经理|售后)反[映应]|(?:问|找)了?(?:前台|经理|售后|经销商)",
-        r"售后(?:说|人员说|让我|叫我)|打(?:了|过)?(?:电话|客服电话)(?:给|过去|问)",
-        r"给(?:客服|商家|卖家|店家|售后)打(?:了)?电话|联系了?(?:商家|卖家|店家|老板)",
-        r"问了?(?:商家|卖家|店家|老板)|(?:商家|卖家|店家)(?:不理|不回|说)",
-        _en(r"contacted (?:the )?(?:seller|support|customer service|store)"),
-        _en(r"called (?:the )?(?:store|support|seller)"),
-    )),
-    ("left", _alt(
-        r"已退房|退房了|已经退房|已经走了|已经离开|已经离店|离店了|已经吃完",
-        # someone else finishing is no reason to think the customer has
-        r"(?<!人家)(?<!别人)(?<!同事)(?<!他们)(?<!她们)(?<!人家都)(?<!别人都)(?<!同事都)(?<!他们都)吃完了",
-        _en(r"checked out|already left"),
-    )),
-    ("safety", _alt(
-        r"过敏|起疹子?|起红疹|红疹|红肿|受伤|烫伤|烧伤|起火|着火|冒烟|漏电|触电|爆炸|炸裂|鼓包",
-        r"变质|发霉(?!的?味)|长毛|异物|有虫|虫子|吃坏肚子|拉肚子|腹泻|呕吐|食物中毒|中毒|甲醛超标",
-        r"吃(?:出|到)了?(?:头发|虫|苍蝇|蟑螂|钢丝|塑料|石头|玻璃|异物)",
-        r"住院|进了?医院|去了?医院|看医生|急诊|过期(?:食品|了|的|产品|货)|已过期|临期",
-        rf"(?:手|脚|腿|脸|皮肤|嘴|手指|孩子|宝宝|小孩|人){_STOP_CHARS}{{0,3}}?(?P<harm1>划伤|割伤|划破|刮伤|割破)",
-        r"(?:划伤|割伤|划破|刮伤|割破)了?(?:手|脚|腿|脸|皮肤|嘴|手指)",
-        rf"(?:饭|菜|汤|面|粥|餐|食物|吃的){_STOP_CHARS}{{0,4}}?(?P<harm2>头发|苍蝇|蟑螂)",
-        rf"(?:孩子|宝宝|小孩|婴儿|儿子|女儿){_STOP_CHARS}{{0,8}}?"
-        r"(?P<harm3>受伤|伤|疼|痛|咬|划|烫|吞|误食|红|肿|病|不舒服|发烧|呛)",
-        _en(
-            r"allerg(?:y|ic)|rash|injur(?:y|ed)|burn(?:ed|t)|caught fire|explod(?:ed|e)|electric shock"
-            r"|food poisoning|mou?ldy?|expired|spoiled|smoke came out|started smoking|diarrh(?:o)?ea"
-            r"|vomit(?:ed|ing)?|hospital|hair in|bug in"
+    (
+        "contacted",
+        _alt(
+            r"(?:联系|找|问|咨询|打|call|给|跟|和|致电)了?(?:在线|官方|人工)?客服",
+            r"客服(?:不理|不回|没回|没人|也不(?!错)|说|回复说|答应|让我|叫我|东拉西扯|推|敷衍|态度)",
+            r"向?(?:服务台|前台|客服|商家|卖家|酒店|经理|售后)反[映应]|(?:问|找)了?(?:前台|经理|售后|经销商)",
+            r"售后(?:说|人员说|让我|叫我)|打(?:了|过)?(?:电话|客服电话)(?:给|过去|问)",
+            r"给(?:客服|商家|卖家|店家|售后)打(?:了)?电话|联系了?(?:商家|卖家|店家|老板)",
+            r"问了?(?:商家|卖家|店家|老板)|(?:商家|卖家|店家)(?:不理|不回|说)",
+            _en(r"contacted (?:the )?(?:seller|support|customer service|store)"),
+            _en(r"called (?:the )?(?:store|support|seller)"),
         ),
-    )),
-    ("threat", _alt(
-        r"12315|(?<!\d)315(?!\d)|投诉|曝光|消协|消费者协会|工商(?!银行)|市场监管|律师|起诉|法院|报警",
-        r"(?:找|上|联系|告诉)媒体|媒体曝光|差评警告|告你|告到|维权|举报",
-        _en(r"lawyer|sue|legal action|report (?:you|this)|consumer (?:association|protection)"),
-    )),
-    ("followup", _alt(
-        r"追评|追加评论|补充点评|(?:用|使用|穿|戴|吃)了?[^，,。！!？?]{0,4}一段时间",
-        r"用了(?:一|两|三|几|半|好几|[0-9]+)个?多?(?:月|年)(?!的)|过了(?:一|两|三|几|半)个?多?(?:月|星期|礼拜|周)",
-        _en(r"update\s*[:：]|follow-?up|after (?:a|one|two|three|a few|several) (?:weeks?|months?)"),
-    )),
-    ("injection", _alt(
-        r"忽略(?:以上|之前|前面|上面|上述|所有)|无视(?:以上|之前|上面)|你现在是|从现在(?:开始|起)你",
-        r"你是一个?(?:ai|人工智能|助手|机器人|模型|语言模型|chatgpt|gpt|写手|诗人|翻译|回复助手|客服助手)",
-        r"系统提示|提示词|扮演|请(?:你)?(?:帮我)?(?:写|生成|输出)(?:一)?(?:段|篇|首|个|封)|写一(?:段|篇|首|封)",
-        r"请(?:你)?回复(?=[:：“\"'「]|说|一句|以下|这句|内容)",
-        _en(
-            r"ignore (?:all |the |any )?(?:previous|above|prior|earlier)|system prompt"
-            r"|you are (?:now )?(?:a|an) |act as|pretend (?:to be|you)|jailbreak|as an ai|reply with"
-            r"|write (?:a|an) (?:poem|story|essay)"
+    ),
+    (
+        "left",
+        _alt(
+            r"已退房|退房了|已经退房|已经走了|已经离开|已经离店|离店了|已经吃完",
+            # someone else finishing is no reason to think the customer has
+            r"(?<!人家)(?<!别人)(?<!同事)(?<!他们)(?<!她们)(?<!人家都)(?<!别人都)(?<!同事都)(?<!他们都)吃完了",
+            _en(r"checked out|already left"),
         ),
-    )),
-    ("misuse", _alt(
-        r"自己不小心|我不小心|不小心(?:摔|掉|弄|碰|洗|打|烫|压|扯|剪|割|泡)",
-        r"(?:用|放进?|扔进?)洗衣机(?:里)?洗了?|洗衣机洗了|机洗了|没看说明|没(?:有)?仔细看说明|自己(?:弄|摔|搞)坏",
-        _en(r"my (?:own )?(?:fault|mistake)|accidentally|dropped it"),
-        _en(r"didn'?t read the (?:instructions|manual)"),
-    )),
+    ),
+    (
+        "safety",
+        _alt(
+            r"过敏|起疹子?|起红疹|红疹|红肿|受伤|烫伤|烧伤|起火|着火|冒烟|漏电|触电|爆炸|炸裂|鼓包",
+            r"变质|发霉(?!的?味)|长毛|异物|有虫|虫子|吃坏肚子|拉肚子|腹泻|呕吐|食物中毒|中毒|甲醛超标",
+            r"吃(?:出|到)了?(?:头发|虫|苍蝇|蟑螂|钢丝|塑料|石头|玻璃|异物)",
+            r"住院|进了?医院|去了?医院|看医生|急诊|过期(?:食品|了|的|产品|货)|已过期|临期",
+            rf"(?:手|脚|腿|脸|皮肤|嘴|手指|孩子|宝宝|小孩|人){_STOP_CHARS}{{0,3}}?(?P<harm1>划伤|割伤|划破|刮伤|割破)",
+            r"(?:划伤|割伤|划破|刮伤|割破)了?(?:手|脚|腿|脸|皮肤|嘴|手指)",
+            rf"(?:饭|菜|汤|面|粥|餐|食物|吃的){_STOP_CHARS}{{0,4}}?(?P<harm2>头发|苍蝇|蟑螂)",
+            rf"(?:孩子|宝宝|小孩|婴儿|儿子|女儿){_STOP_CHARS}{{0,8}}?"
+            r"(?P<harm3>受伤|伤|疼|痛|咬|划|烫|吞|误食|红|肿|病|不舒服|发烧|呛)",
+            _en(
+                r"allerg(?:y|ic)|rash|injur(?:y|ed)|burn(?:ed|t)|caught fire|explod(?:ed|e)|electric shock"
+                r"|food poisoning|mou?ldy?|expired|spoiled|smoke came out|started smoking|diarrh(?:o)?ea"
+                r"|vomit(?:ed|ing)?|hospital|hair in|bug in"
+            ),
+        ),
+    ),
+    (
+        "threat",
+        _alt(
+            r"12315|(?<!\d)315(?!\d)|投诉|曝光|消协|消费者协会|工商(?!银行)|市场监管|律师|起诉|法院|报警",
+            r"(?:找|上|联系|告诉)媒体|媒体曝光|差评警告|告你|告到|维权|举报",
+            _en(r"lawyer|sue|legal action|report (?:you|this)|consumer (?:association|protection)"),
+        ),
+    ),
+    (
+        "followup",
+        _alt(
+            r"追评|追加评论|补充点评|(?:用|使用|穿|戴|吃)了?[^，,。！!？?]{0,4}一段时间",
+            r"用了(?:一|两|三|几|半|好几|[0-9]+)个?多?(?:月|年)(?!的)|过了(?:一|两|三|几|半)个?多?(?:月|星期|礼拜|周)",
+            _en(r"update\s*[:：]|follow-?up|after (?:a|one|two|three|a few|several) (?:weeks?|months?)"),
+        ),
+    ),
+    (
+        "injection",
+        _alt(
+            r"忽略(?:以上|之前|前面|上面|上述|所有)|无视(?:以上|之前|上面)|你现在是|从现在(?:开始|起)你",
+            r"你是一个?(?:ai|人工智能|助手|机器人|模型|语言模型|chatgpt|gpt|写手|诗人|翻译|回复助手|客服助手)",
+            r"系统提示|提示词|扮演|请(?:你)?(?:帮我)?(?:写|生成|输出)(?:一)?(?:段|篇|首|个|封)|写一(?:段|篇|首|封)",
+            r"请(?:你)?回复(?=[:：“\"'「]|说|一句|以下|这句|内容)",
+            _en(
+                r"ignore (?:all |the |any )?(?:previous|above|prior|earlier)|system prompt"
+                r"|you are (?:now )?(?:a|an) |act as|pretend (?:to be|you)|jailbreak|as an ai|reply with"
+                r"|write (?:a|an) (?:poem|story|essay)"
+            ),
+        ),
+    ),
+    (
+        "misuse",
+        _alt(
+            r"自己不小心|我不小心|不小心(?:摔|掉|弄|碰|洗|打|烫|压|扯|剪|割|泡)",
+            r"(?:用|放进?|扔进?)洗衣机(?:里)?洗了?|洗衣机洗了|机洗了|没看说明|没(?:有)?仔细看说明|自己(?:弄|摔|搞)坏",
+            _en(r"my (?:own )?(?:fault|mistake)|accidentally|dropped it"),
+            _en(r"didn'?t read the (?:instructions|manual)"),
+        ),
+    ),
 )
 _FLAG_RES = tuple((flag, re.compile(p)) for flag, p in _FLAG_PATTERNS)
 _THREAT_RE = next(p for flag, p in _FLAG_RES if flag == "threat")
@@ -561,6 +627,7 @@ _SARCASM = re.compile(
         _en(r"thanks for nothing|just great|oh great|yeah right|great job"),
     )
 )
+
 
 def _clause_floor(norm: str, start: int) -> int:
     """Where the clause holding `start` begins (for look-behind that must not cross a comma)."""

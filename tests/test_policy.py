@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -400,3 +401,78 @@ async def test_store_keeps_the_parsed_policy_the_merchant_was_shown(store: Store
         await db.execute("UPDATE merchants SET policy_parsed = '{\"text\": 1}' WHERE id = ?", (M,))
         await db.commit()
     assert await store.parsed_policy(M) == stored
+
+
+# ---------------------------------------------------------------------------------------------
+# The same promises in other spellings (issue 9 review): traditional characters, spaces and
+# zero-width characters inside words, other currencies and constructions
+# ---------------------------------------------------------------------------------------------
+
+NO_MONEY_POLICY = "7天无理由退货，退货运费买家承担"
+
+
+@pytest.mark.parametrize(
+    ("reply", "code", "span"),
+    [
+        ("親，給您發個紅包作為補償。", "promise_beyond_policy", "紅包"),
+        ("親，請刪除差評，謝謝。", "review_manipulation", "刪除差評"),
+        ("好評返現哦。", "review_manipulation", "好評返現"),
+        ("亲，给您发个红 包。", "promise_beyond_policy", "红 包"),
+        ("麻烦您删 除差评。", "review_manipulation", "删 除差评"),
+        ("我们给您补\u200b偿。", "promise_beyond_policy", "补\u200b偿"),
+        ("我们给您一百块作为心意。", "promise_beyond_policy", "一百块"),
+        ("我们给您50块当作补偿。", "promise_beyond_policy", "补偿"),
+        ("We will send you 20 dollars.", "promise_beyond_policy", "20 dollars"),
+        ("Here are 10 bucks for the trouble.", "promise_beyond_policy", "10 bucks"),
+        ("We will refund 15 USD.", "promise_beyond_policy", "15 usd"),
+        ("亲，送您一张券，下次使用。", "promise_beyond_policy", "送您一张券"),
+        ("下次购买给您打个八折。", "promise_beyond_policy", "打个八折"),
+        ("我们退您差价。", "promise_beyond_policy", "退您差价"),
+        ("给您一点补贴。", "promise_beyond_policy", "补贴"),
+        ("运费险我们出。", "promise_beyond_policy", "运费险我们出"),
+        ("来回运费都由我们负责。", "promise_beyond_policy", "来回运费都由我们负责"),
+        ("请把差评删掉。", "review_manipulation", "把差评删掉"),
+        ("麻烦把评价改一改。", "review_manipulation", "把评价改"),
+        ("差评能不能删了？", "review_manipulation", "差评能不能删了"),
+        ("希望您重新评价。", "review_manipulation", "重新评价"),
+        ("Could you revise your review?", "review_manipulation", "revise your review"),
+        ("Please update your 1-star review.", "review_manipulation", "update your 1-star review"),
+        ("Would you modify your rating?", "review_manipulation", "modify your rating"),
+    ],
+)
+def test_other_spellings_of_a_forbidden_promise_are_errors(reply: str, code: str, span: str) -> None:
+    found = errors(reply, "颜色不喜欢", NO_MONEY_POLICY)
+    assert any(c == code and s.lower() == span.lower() for c, s in found), found
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "感谢您的评价，我们会改进包装。",
+        "您的评价我们已经收到，针对评价改进了发货流程。",
+        "亲，这块面料是纯棉的。",
+        "一块蛋糕也要包装好。",
+        "亲，7天无理由退货，退货运费需要您承担哦。",
+        "親，感謝您的評價，歡迎再次光臨。",
+    ],
+)
+def test_ordinary_replies_in_the_same_words_pass(reply: str) -> None:
+    assert errors(reply, "颜色不喜欢", NO_MONEY_POLICY) == []
+
+
+def test_english_reply_about_updating_the_listing_passes() -> None:
+    assert (
+        errors("Thanks for the review, we will update the listing photos.", "Wrong colour", NO_MONEY_POLICY)
+        == []
+    )
+
+
+def test_rule_words_are_already_folded() -> None:
+    """Every pattern is written in the folded form, or a folded reply could never match it."""
+    from nlp import checks, policy, promises
+    from nlp.fold import fold
+
+    compiled = [v for m in (checks, policy, promises) for v in vars(m).values() if isinstance(v, re.Pattern)]
+    patterns = [p.pattern for p in compiled] + [promise.pattern.pattern for promise in promises._PROMISES]
+    changed = {ch for text in patterns for ch in text if "\u4e00" <= ch <= "\u9fff" and fold(ch) != ch}
+    assert changed == set()

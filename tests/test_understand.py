@@ -66,9 +66,14 @@ LONG_HOTEL = (
         ("包装很好不过味道太咸了！！", ["包装很好", "不过味道太咸了"]),
         ("发货快。可是少发了一件…\n客服还不回", ["发货快", "可是少发了一件", "客服还不回"]),
         ("便宜没好货 你懂的 再也不买了", ["便宜没好货", "你懂的", "再也不买了"]),
-        ("Fast shipping but the box was crushed. Version 2.5 works", [
-            "Fast shipping", "but the box was crushed", "Version 2.5 works",
-        ]),
+        (
+            "Fast shipping but the box was crushed. Version 2.5 works",
+            [
+                "Fast shipping",
+                "but the box was crushed",
+                "Version 2.5 works",
+            ],
+        ),
         # guards: these words contain a contrast word but are not one
         ("用了不过敏，再好不过了", ["用了不过敏", "再好不过了"]),
         ("这就是我想要的", ["这就是我想要的"]),

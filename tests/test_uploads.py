@@ -210,6 +210,9 @@ def test_huge_shared_string_is_refused_before_the_reader_opens_it(tmp_path: Path
     assert isinstance(got["peak_mib"], float) and got["peak_mib"] < PEAK_MIB
 
 
+_HEADER = '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'  # shared string 0: 评价内容
+
+
 def _shared_strings(*texts: str) -> str:
     items = "".join(f"<si><t>{text}</t></si>" for text in texts)
     return f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{items}</sst>'
@@ -220,7 +223,9 @@ def test_one_long_shared_string_named_by_many_cells_is_refused_in_bounded_memory
     # is 5 G characters from a file of ~200 KB (it aborted the process)
     noise = "".join(random.Random(7).choice("ab") for _ in range(1_000_000))
     cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>1</v></c></row>' for r in range(2, 5002))
-    path = write_xlsx(tmp_path / "amplified.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}'))
+    path = write_xlsx(
+        tmp_path / "amplified.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}')
+    )
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", noise))
     assert path.stat().st_size < 400 * 1024
@@ -233,7 +238,9 @@ def test_one_long_shared_string_named_by_many_cells_is_refused_in_bounded_memory
 def test_shared_text_copied_into_cells_is_capped(tmp_path: Path) -> None:
     # each string is under the cell cap, but 4,000 copies of 9,000 characters is 36 M
     cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>1</v></c></row>' for r in range(2, 4002))
-    path = write_xlsx(tmp_path / "copies.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}'))
+    path = write_xlsx(
+        tmp_path / "copies.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}')
+    )
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", "好" * 9_000))
     with pytest.raises(ParseError, match="over 32 million characters") as info:
@@ -243,7 +250,9 @@ def test_shared_text_copied_into_cells_is_capped(tmp_path: Path) -> None:
 
 def test_shared_strings_within_the_caps_are_read(tmp_path: Path) -> None:
     cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>{r % 2 + 1}</v></c></row>' for r in range(2, 1002))
-    path = write_xlsx(tmp_path / "ok.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}'))
+    path = write_xlsx(
+        tmp_path / "ok.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}')
+    )
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", "物流很快", "质量" * 4_000))
     table = read_table(path, MAX_BYTES, MAX_ROWS)
@@ -287,10 +296,16 @@ def test_a_doctype_is_refused(tmp_path: Path, part: str) -> None:
     book = _BOOK.replace("?>", "?>" + laughs, 1)
     path = tmp_path / "doctype.xlsx"
     with zipfile.ZipFile(path, "w") as archive:
-        for name, data in (("[Content_Types].xml", _CT), ("_rels/.rels", _RELS), ("xl/_rels/workbook.xml.rels", _BOOK_RELS)):
+        for name, data in (
+            ("[Content_Types].xml", _CT),
+            ("_rels/.rels", _RELS),
+            ("xl/_rels/workbook.xml.rels", _BOOK_RELS),
+        ):
             archive.writestr(name, data)
         archive.writestr("xl/workbook.xml", book if part == "xl/workbook.xml" else _BOOK)
-        archive.writestr("xl/worksheets/sheet1.xml", sheet if part != "xl/workbook.xml" else _sheet("A1", _REVIEWS))
+        archive.writestr(
+            "xl/worksheets/sheet1.xml", sheet if part != "xl/workbook.xml" else _sheet("A1", _REVIEWS)
+        )
     with pytest.raises(ParseError, match="DOCTYPE") as info:
         read_table(path, MAX_BYTES, MAX_ROWS)
     assert info.value.code == "bad_xlsx" and part in str(info.value)
