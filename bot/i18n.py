@@ -188,6 +188,11 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "card.reply": ("💬 <b>建议回复</b>（{tone}）：", "💬 <b>Suggested reply</b> ({tone}):"),
     "card.writing": ("✍️ 正在写回复…", "✍️ Writing a reply…"),
     "card.no_reply": ("点 ✍️ 生成回复。", "Press ✍️ for a reply."),
+    "card.not_sent": (
+        "⚠️ 有 {n} 条评价的卡片没能发出（Telegram 暂时出错），评价已保存。请稍后把这几条再发一次：\n{reviews}",
+        "⚠️ {n} review cards could not be sent (Telegram failed for now); the reviews are saved. "
+        "Send these again in a moment:\n{reviews}",
+    ),
     "card.empty_reply": ("（模型没有给出内容，点 🔄 重试）", "(the model gave no text; press 🔄 to retry)"),
     "card.accepted": ("✅ 已采用，已记入训练数据。", "✅ Accepted and kept for training."),
     "card.rejected": (
@@ -302,6 +307,11 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "⚠️ {name} 没有下载成功（与 Telegram 的连接中断），什么都没有保存。请重新发送这个文件。",
         "⚠️ {name} could not be downloaded (the connection to Telegram dropped); nothing was saved. "
         "Please send the file again.",
+    ),
+    "file.failed": (
+        "⚠️ {name} 没有分析完：{reason}\n请稍后重新发送这个文件：已经分析过的评价不会重复保存。",
+        "⚠️ {name} was not analysed to the end: {reason}\nSend the file again in a moment: reviews already "
+        "analysed are not stored twice.",
     ),
     "file.progress": ("🔎 已分析 {done}/{total} 条…", "🔎 Classified {done}/{total}…"),
     "file.title": ("📑 <b>{name}</b>：{total} 条评价", "📑 <b>{name}</b>: {total} reviews"),

@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import csv
 import html
-import io
 import re
 import zipfile
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path, PurePosixPath
@@ -126,8 +125,8 @@ def read_table(
         if "\x00" in text:
             raise ParseError("binary")
         if suffix == ".txt":
-            lines = io.StringIO(text, newline=None)  # lazily, \r\n and \r read as \n
-            header, rows = ["text"], _collect(([line.rstrip("\n")] for line in lines), 1, limits)
+            lines = (line.rstrip("\r\n") for line in _lines(text))
+            header, rows = ["text"], _collect(([line] for line in lines), 1, limits)
         else:
             header, rows = _read_csv(text, limits)
     if not rows:
@@ -142,7 +141,14 @@ def find_text_column(columns: list[str]) -> int:
             return names.index(wanted)
     if len(columns) == 1:
         return 0
-    raise ParseError("no_text_column", columns=", ".join(columns))
+    raise ParseError("no_text_column", columns=_column_list(columns))
+
+
+def _column_list(columns: list[str], shown: int = 10, width: int = 20) -> str:
+    """The first `shown` column names, each cut at `width` characters: a refusal fits a message."""
+    names = [c if len(c) <= width else c[: width - 1] + "…" for c in columns[:shown]]
+    more = f" … (+{len(columns) - shown})" if len(columns) > shown else ""
+    return ", ".join(names) + more
 
 
 # ---------------------------------------------------------------------------------- encodings
@@ -206,22 +212,50 @@ def _in_gb2312(ch: str) -> bool:
 # ---------------------------------------------------------------------------------- CSV / TXT
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` with their endings (\r\n, \r or \n), one at a time: io.StringIO
+    would first copy the whole text into a buffer of 4 bytes a character."""
+    for match in _LINE.finditer(text):
+        if match.end() > match.start():
+            yield match.group()
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+
+
 def _read_csv(text: str, limits: _Limits) -> tuple[list[str], list[list[str]]]:
     # Sniff on the header line: review texts often hold commas (a TSV) or tabs (a quoted CSV).
-    header_line = text.split("\n", 1)[0]
-    delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    end = text.find("\n") % (len(text) + 1)  # -1 (one line) reads as the whole text
+    delimiter = "\t" if text.count("\t", 0, end) > text.count(",", 0, end) else ","
+    # A line of millions of delimiters would become a list of millions of cells before any
+    # check could count them; more than the widest legal line (every column, and a full cell
+    # of nothing but delimiters inside quotes) is refused as it is read.
+    widest = limits.max_columns + limits.max_cell_chars
+
+    def lines() -> Iterator[str]:
+        for line in _lines(text):
+            if (n := line.count(delimiter)) > widest:
+                raise ParseError("too_many_columns", n=n + 1, limit=limits.max_columns)
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter)
     try:
         header = next(reader, None)
         if not header:
             raise ParseError("empty")
         if len(header) > limits.max_columns:
             raise ParseError("too_many_columns", n=len(header), limit=limits.max_columns)
+        _check_header(header, limits)
         return [h.strip() for h in header], _collect(reader, len(header), limits)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):  # csv's own cap (128 KiB) on one cell
             raise ParseError("cell_too_long", row=reader.line_num, limit=limits.max_cell_chars) from None
         raise ParseError("bad_csv", detail=str(exc)) from exc
+
+
+def _check_header(header: list[str], limits: _Limits) -> None:
+    if any(len(name) > limits.max_cell_chars for name in header):
+        raise ParseError("cell_too_long", row=1, limit=limits.max_cell_chars)
 
 
 def _collect(rows: Iterable[list[str]], width: int, limits: _Limits) -> list[list[str]]:
@@ -260,6 +294,7 @@ def _read_xlsx(path: Path, limits: _Limits) -> tuple[list[str], list[list[str]]]
             header = [_cell(v).strip() for v in first]
             if not any(header):
                 raise ParseError("empty")
+            _check_header(header, limits)
             return header, _collect((_cells(r) for r in rows), len(header), limits)
     except (CalamineError, OSError, ValueError, IndexError) as exc:
         if isinstance(exc, ParseError):

@@ -203,6 +203,7 @@ class _Fault:
     chat_id: int | None
     retry_after: float
     hold: float
+    after: int = 0  # matching calls still let through before the first fault
 
 
 @dataclass
@@ -766,13 +767,17 @@ class FakeTelegram:
         chat_id: int | None = None,
         retry_after: float = 1,
         hold: float | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `count` calls of `method` (to `chat_id`, if given) with a fault.
+        """Answer the next `count` calls of `method` (to `chat_id`, if given) with a fault, once
+        `after` such calls have gone through.
 
         "timeout" holds the request until the client gives up, so give the client a short read
         timeout (``read_timeout=0.2`` on the call, or ``ApplicationBuilder().read_timeout(...)``);
         it is dropped after `hold` seconds (default `timeout_hold`) or when the server stops."""
-        self._faults.append(_Fault(method, kind, count, chat_id, retry_after, hold or self.timeout_hold))
+        self._faults.append(
+            _Fault(method, kind, count, chat_id, retry_after, hold or self.timeout_hold, after)
+        )
 
     @property
     def pending_updates(self) -> list[JSONDict]:
@@ -1016,6 +1021,9 @@ class FakeTelegram:
                 and fault.remaining > 0
                 and fault.chat_id in (None, params.get("chat_id"))
             ):
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.remaining -= 1
                 return fault
         return None

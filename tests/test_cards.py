@@ -356,3 +356,24 @@ async def test_a_reply_of_emoji_near_the_limit_is_split_not_refused(
     assert not [c for c in tg.calls() if c.error and "too long" in c.error]
     assert len(tail) == 1
     no_errors(tg, caplog)
+
+
+async def test_a_card_that_cannot_be_sent_does_not_leave_the_others_writing(
+    tg: FakeTelegram, settings: Settings, writer: FailingWriter
+) -> None:
+    # the summary and the first card go out, then the second card's sendMessage fails
+    tg.fail_next("sendMessage", "500", chat_id=ZH, after=2)
+    async with bot_running(tg, settings, engine_of(writer)):
+        tg.user_message(ZH, "物流太慢了\n质量很差\n包装破了")
+        final = await settled_cards(tg, 2)
+        note = await tg.wait_for(
+            lambda: [m for m in tg.messages(ZH) if m.from_bot and "没能发出" in (m.text or "")],
+            what="the note naming the unsent review",
+        )
+    for card in final:
+        assert "✅ 采用" in labels(card)
+    sent = " ".join(m.text or "" for m in final)
+    [missing] = [w for w in ("物流太慢了", "质量很差", "包装破了") if w not in sent]
+    assert "有 1 条评价的卡片没能发出" in (note[0].text or "") and missing in (note[0].text or "")
+    with sqlite3.connect(settings.storage.path) as db:
+        assert db.execute("SELECT count(*) FROM reviews").fetchone() == (3,)

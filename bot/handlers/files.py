@@ -24,14 +24,16 @@ from telegram.ext import MessageHandler, filters
 
 from bot import render
 from bot.handlers.common import chat_id, reply, user_id
+from bot.handlers.errors import UserInformed, card_reason
 from bot.i18n import HTML, t
-from bot.messages import EDIT_INTERVAL_S, edit
+from bot.messages import EDIT_INTERVAL_S, edit, settle
 from bot.report import chart_png, labelled_csv
-from bot.runtime import Context
+from bot.runtime import BotError, Context
 from bot.services import FileUpload
 from bot.settings import LimitsConfig
 from bot.tables import ParseError, Table, read_table
 from nlp.digest import digest
+from nlp.errors import NLPError
 from nlp.types import Language, Sentiment
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
@@ -65,7 +67,6 @@ async def on_document(update: Update, context: Context) -> None:
         await edit(context.bot, chat, status.message_id, t(lang, "file.download_failed", name=name))
         return
     texts = table.texts()
-    context.runtime.check_rate(uid, n=rate_units(len(texts)))
     last = time.monotonic()
 
     async def progress(done: int, total: int) -> None:
@@ -75,9 +76,17 @@ async def on_document(update: Update, context: Context) -> None:
             await edit(context.bot, chat, status.message_id, t(lang, "file.progress", done=done, total=total))
 
     upload = FileUpload(doc.file_unique_id, name)
-    triage = await context.runtime.model(
-        uid, lambda: context.services.classify_file(uid, texts, upload, on_progress=progress), count=False
-    )
+    try:  # whatever fails, the status message must not stay on "reading" or a progress count
+        context.runtime.check_rate(uid, n=rate_units(len(texts)))
+        triage = await context.runtime.model(
+            uid, lambda: context.services.classify_file(uid, texts, upload, on_progress=progress), count=False
+        )
+    except Exception as exc:
+        failed = t(lang, "file.failed", name=name, reason=card_reason(lang, exc))
+        await settle(context.bot, chat, status.message_id, failed)
+        if isinstance(exc, NLPError | BotError):
+            return  # expected (rate-limited, busy, timed out, restarting): the message says it all
+        raise UserInformed(exc) from exc  # for the error handler's log, not for the user again
     results, before = triage.results, triage.stored_before
     body = report(lang, name, texts, results)
     if before is not None:  # a retry: say so, the reviews were not stored again

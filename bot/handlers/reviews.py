@@ -6,7 +6,8 @@ several. The first `AUTO_REPLIES` cards get a reply streamed into them right awa
 button to ask for one. Card buttons: regenerate, tone, edit, accept, reject.
 
 Every card ends in a final state, whatever fails: the reply with its buttons, or the reason it
-failed with a retry button (sent as a new message when the card cannot be edited). Unexpected
+failed with a retry button (sent as a new message when the card cannot be edited). A card that
+cannot be sent at all does not stop the others; a last message names its reviews. Unexpected
 errors still reach the error handler, after the cards are settled, as `UserInformed`.
 """
 
@@ -62,16 +63,19 @@ async def on_reviews(update: Update, context: Context) -> None:
     if len(reviews) > 1:
         await reply(update, context, render.summary(lang, reviews, AUTO_REPLIES))
     waiting: list[tuple[AnalysedReview, int]] = []
+    unsent: list[AnalysedReview] = []
     for i, review in enumerate(ordered):
-        if i < AUTO_REPLIES:
-            card = await reply(
-                update, context, render.review_card(lang, review, status=t(lang, "card.writing"))
-            )
+        auto = i < AUTO_REPLIES
+        status = t(lang, "card.writing" if auto else "card.no_reply")
+        markup = None if auto else keyboards.write_reply(lang, review.review_id)
+        try:
+            card = await reply(update, context, render.review_card(lang, review, status=status), markup)
+        except NetworkError as exc:  # (BadRequest included) the other cards still go out
+            log.warning("card for review %s could not be sent: %s", review.review_id, exc)
+            unsent.append(review)
+            continue
+        if auto:
             waiting.append((review, card.message_id))
-        else:
-            status = t(lang, "card.no_reply")
-            markup = keyboards.write_reply(lang, review.review_id)
-            await reply(update, context, render.review_card(lang, review, status=status), markup)
     failed: Exception | None = None
     for review, message_id in waiting:  # one request: the rate limit counted it already
 
@@ -82,6 +86,9 @@ async def on_reviews(update: Update, context: Context) -> None:
             await stream_reply(update, context, message_id, review, work, count=False)
         except Exception as exc:  # the next cards still get their replies; the log gets this one
             failed = failed or exc
+    if unsent:  # the reviews are stored; say which ones have no card, so none goes unanswered
+        quoted = "\n".join(f"• {render.short(r.text, 60)}" for r in unsent)
+        await reply(update, context, t(lang, "card.not_sent", n=len(unsent), reviews=quoted))
     if failed is not None:
         raise failed
 
