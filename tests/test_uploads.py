@@ -385,7 +385,7 @@ def test_long_header_names_give_one_short_message(tmp_path: Path, width: int) ->
         assert info.value.code == "cell_too_long" and info.value.params["row"] == 1
     else:
         assert info.value.code == "no_text_column"
-        assert len(str(info.value)) < 700 and "列0" + "x" * 18 + "…" in str(info.value)
+        assert len(str(info.value)) < 700 and "列0" + "x" * 17 + "…" in str(info.value)
         assert str(info.value).count("(+140)") == 2
 
 
