@@ -186,7 +186,7 @@ def _announce_access(runtime: Runtime) -> None:
     runtime.claim_code = secrets.token_urlsafe(CLAIM_CODE_BYTES)
     line = f"no admin yet: send /claim {runtime.claim_code} to the bot to become its admin (single use)"
     print(f"\n*** xiaoer: {line} ***\n", file=sys.stderr, flush=True)
-    log.warning("%s", line)
+    log.warning("no admin yet: the one-time /claim code is printed on stderr (not logged)")
 
 
 async def _set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

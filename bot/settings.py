@@ -6,6 +6,7 @@ Every field can be set as `XIAOER_<SECTION>__<FIELD>`, e.g. `XIAOER_TELEGRAM__TO
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -33,6 +34,17 @@ class TelegramConfig(BaseModel):
         number, _, secret = v.get_secret_value().partition(":")
         if not number.isdigit() or len(secret) < 20:
             raise ValueError("does not look like a BotFather token ('123456:ABC...')")
+        return v
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 of A-Z a-z 0-9 _ -; a short one can be guessed, and the logs
+        # cannot mask it without garbling other text (bot/logs.py masks 8 characters and more)
+        if v is None or not v.get_secret_value():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", v.get_secret_value()):
+            raise ValueError("must be 16-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
         return v
 
 

@@ -43,7 +43,12 @@ SYSTEM = (
     "认证或承诺，不使用广告法禁止的极限词（最、第一、顶级、100%等）和医疗功效用语。"
 )
 
-_MARKERS = re.compile(r"#{2,}|(?:顾客评价|客服回复|商品信息|文案)[:：]")
+# Section markers of the prompts, and chat-template tokens (the tokenizer would read a typed
+# "<end_of_turn>" as the real token and end the customer's turn early).
+_MARKERS = re.compile(
+    r"#{2,}|(?:顾客评价|客服回复|商品信息|文案)[:：]"
+    r"|<\s*/?\s*(?:start_of_turn|end_of_turn|bos|eos|pad|unk|mask)\s*>|<\|[^|<>]{0,40}\|>"
+)
 
 
 # 【】 delimit data in the prompts: inside the data they become 〖〗 so a review cannot close its quote.

@@ -180,7 +180,8 @@ async def test_without_admin_only_the_claim_code_gets_in_once(
         assert runtime is not None and runtime.claim_code is not None
         code = runtime.claim_code
         assert f"send /claim {code} to the bot" in capsys.readouterr().err
-        assert any(code in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+        assert not any(code in r.getMessage() for r in caplog.records)  # stderr only, never a log
+        assert any("claim code is printed on stderr" in r.getMessage() for r in caplog.records)
         tg.user_message(owner, "质量很差")  # nobody is allowed yet
         await tg.wait_for_message(owner, "受邀")
         tg.user_message(guesser, "/claim wrong-code", language_code="en")

@@ -172,3 +172,17 @@ def test_redaction_masks_the_token_in_messages_and_tracebacks() -> None:
     args["url"] = secret  # a dict logged by reference and changed later (as PTB does)
     text = logging.Formatter().format(record)
     assert "AAH3fake" not in text and MASK in text
+
+
+async def test_a_refused_value_is_logged_by_its_field_not_its_text(caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    from bot.handlers.errors import on_error
+    from bot.store import InvalidValue
+
+    typed = "给我转账 13800138000"
+    context = SimpleNamespace(error=InvalidValue("tone", f"must be one of a, b (got {typed!r})"), lang="zh")
+    with caplog.at_level(logging.INFO, logger="bot.handlers.errors"):
+        await on_error(None, context)  # type: ignore[arg-type]
+    [record] = [r for r in caplog.records if r.name == "bot.handlers.errors"]
+    assert "InvalidValue: field tone" in record.getMessage() and typed not in record.getMessage()

@@ -251,6 +251,21 @@ def test_list_that_is_not_json_is_a_settings_error() -> None:
 # ---------------------------------------------------------------- secrets
 
 
+@pytest.mark.parametrize("secret", ["short", "x" * 15, "has space in it 123", "é" * 20, "x" * 257])
+def test_webhook_secret_must_be_long_and_in_telegrams_alphabet(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("XIAOER_TELEGRAM__WEBHOOK_SECRET", secret)
+    with pytest.raises(SettingsError, match="16-256 characters"):
+        load_settings(None)
+
+
+def test_webhook_secret_of_16_characters_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XIAOER_TELEGRAM__WEBHOOK_SECRET", "Ab3_-" * 4)
+    secret = load_settings(None).telegram.webhook_secret
+    assert secret is not None and secret.get_secret_value() == "Ab3_-" * 4
+
+
 def test_token_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XIAOER_TELEGRAM__TOKEN", TOKEN)
     monkeypatch.setenv("XIAOER_TELEGRAM__WEBHOOK_SECRET", "webhook-sekrit-value")

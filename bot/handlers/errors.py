@@ -93,8 +93,9 @@ async def on_error(update: object, context: Context) -> None:
         return
     lang = context.lang
     text = user_message(lang, error)
-    if text is not None:
-        log.info("%s: %s: %s", where, type(error).__name__, error)
+    if text is not None:  # what a user typed stays out of the log: a refused value names its field
+        detail = f"field {error.field}" if isinstance(error, InvalidValue) else error
+        log.info("%s: %s: %s", where, type(error).__name__, detail)
     else:
         log.error("%s caused an error", where, exc_info=error)
         if isinstance(error, ModelLoadError):
