@@ -19,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nlp.checks import detect_language
+from nlp.issues import listed
 from nlp.judge import judge_reply, nameable, passes
 from nlp.plan import ReplyPlan, aspect_name
 from nlp.policy import ParsedPolicy, Remedy, RemedyKind, Trigger
 from nlp.types import Language, ShopProfile, Tone
 from nlp.understand import Ask, Point
 
-MAX_QUOTE = 14  # characters of the customer's words quoted in full; longer ones are cut with "…"
+MAX_QUOTE = 12  # characters of the customer's words a reply may quote; longer ones are not quoted
 MAX_QUOTE_WORDS = 6  # the same for English
 
 Bank = dict[Tone, tuple[str, ...]]
@@ -58,6 +59,14 @@ _ZH_ACK_ONE = (
 _ZH_ACK_TWO = ("您提到的“{x}”和“{y}”，我们都记下了。", "关于“{x}”和“{y}”，我们都很重视。")
 _ZH_ACK_ASPECT = ("您反映的{a}问题，我们已经记下了。", "关于{a}方面的问题，我们很重视。")
 _ZH_ACK_GENERAL = ("您反映的问题，我们已经记下了。", "您说的情况，我们很重视。")
+_ZH_ISSUE_ONE = (
+    "您反映的{x}的问题，我们已经记下了。",
+    "关于{x}的问题，我们很重视。",
+    "{x}的情况给您添麻烦了，我们已经记下。",
+)
+_ZH_ISSUE_MANY = ("您反映的{x}等问题，我们都记下了。", "关于{x}这几点，我们都很重视。")
+_ZH_ISSUE_MINOR = ("您提到的{x}，我们会认真改进。", "{x}这一点，我们会努力做得更好。")
+_ZH_PRAISE_ISSUES = ("您对{x}的肯定，对我们是很大的鼓励。", "很高兴{x}让您满意。")
 _ZH_PRAISE_ONE = ("您提到的“{x}”，也是我们一直用心在做的。", "能让您觉得“{x}”，对我们是很大的鼓励。")
 _ZH_PRAISE_GENERAL = ("我们会继续用心做好每一单。", "您的支持是我们前进的动力。")
 _ZH_PRAISE_ASPECT = ("{a}方面得到您的肯定，我们会继续保持。",)
@@ -159,6 +168,10 @@ _EN_ACK_ONE = ('About "{x}": we have noted it.', 'We hear you on "{x}".')
 _EN_ACK_TWO = ('We have noted both "{x}" and "{y}".',)
 _EN_ACK_ASPECT = ("We have noted the {a} issue you raised.",)
 _EN_ACK_GENERAL = ("We have noted the problem you raised.",)
+_EN_ISSUE_ONE = ("We're sorry about {x}, and we have noted it.", "We hear you on {x}.")
+_EN_ISSUE_MANY = ("We have noted {x}.",)
+_EN_ISSUE_MINOR = ("We'll work on {x}.", "Thanks for pointing out {x}; we'll improve it.")
+_EN_PRAISE_ISSUES = ("We're glad you liked {x}.", "It means a lot that you enjoyed {x}.")
 _EN_PRAISE_ONE = ('We\'re glad you found "{x}".', 'Hearing "{x}" means a lot to us.')
 _EN_PRAISE_GENERAL = ("We'll keep putting care into every order.",)
 _EN_PRAISE_ASPECT = ("We're glad the {a} worked for you.",)
@@ -326,40 +339,80 @@ def _quotable(p: Point, language: Language) -> str | None:
     span = p.span.strip().strip("，,。.!！?？~～ ").replace("“", "").replace("”", "").replace('"', "")
     if not span or detect_language(span) != language or not nameable(Point(None, p.polarity, span)):
         return None
+    # A cut quote reads as sloppy, a quote of the customer's rating ("必须差评") or of their own
+    # circumstances ("我头发是属于…") answers nothing: the reply names the aspect instead.
+    if _UNQUOTABLE.search(span):
+        return None
     if language == "en":
-        words = span.split()
-        return span if len(words) <= MAX_QUOTE_WORDS else " ".join(words[:MAX_QUOTE_WORDS]) + "…"
-    return span if len(span) <= MAX_QUOTE else span[: MAX_QUOTE - 2] + "…"
+        return span if len(span.split()) <= MAX_QUOTE_WORDS else None
+    return span if len(span) <= MAX_QUOTE else None
+
+
+_UNQUOTABLE = re.compile(r"差评|好评|中评|评价|评论|星|^我|^(?:i|my)\b", re.IGNORECASE)
+
+
+def _named(plan: ReplyPlan, polarity: int) -> list[str]:
+    return [i.name(plan.language) for i in plan.issues if i.polarity == polarity]
+
+
+def _minor(plan: ReplyPlan) -> bool:
+    """A thankful reply that also answers a small complaint (a suggestion in a good review)."""
+    return plan.thanks and bool(plan.complaints) and bool(_named(plan, -1))
 
 
 def _acknowledge(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
     zh = plan.language == "zh"
+    bad, good = _named(plan, -1), _named(plan, 1)
+    if plan.thanks:
+        if good and quote:
+            bank = _ZH_PRAISE_ISSUES if zh else _EN_PRAISE_ISSUES
+            said = rng.choice(bank).format(x=listed(good, plan.language))
+        else:
+            said = _praise(plan, rng, quote=quote)
+        if _minor(plan) and quote:
+            bank = _ZH_ISSUE_MINOR if zh else _EN_ISSUE_MINOR
+            minor = rng.choice(bank).format(x=listed(bad, plan.language))
+        else:
+            minor = _complaint(plan, rng, quote=quote)
+        return said + minor if zh else " ".join(s for s in (said, minor) if s)
+    if bad and quote and (plan.complaints or plan.label == "negative"):
+        many = len(bad) > 1
+        bank = (
+            (_ZH_ISSUE_MANY if many else _ZH_ISSUE_ONE) if zh else (_EN_ISSUE_MANY if many else _EN_ISSUE_ONE)
+        )
+        return rng.choice(bank).format(x=listed(bad, plan.language))
+    return _complaint(plan, rng, quote=quote)
+
+
+def _complaint(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
+    """The plan's complaints in the customer's own (short) words, else by aspect; "" if none."""
+    zh = plan.language == "zh"
     complaints = plan.complaints
+    if not complaints:
+        return ""
+    quoted = [q for p in complaints if quote and (q := _quotable(p, plan.language))]
+    if len(quoted) >= 2:
+        return rng.choice(_ZH_ACK_TWO if zh else _EN_ACK_TWO).format(x=quoted[0], y=quoted[1])
+    if quoted:
+        return rng.choice(_ZH_ACK_ONE if zh else _EN_ACK_ONE).format(x=quoted[0])
+    named = next((p.aspect for p in complaints if p.aspect is not None), None)
+    if named is None:
+        return rng.choice(_ZH_ACK_GENERAL if zh else _EN_ACK_GENERAL)
+    return rng.choice(_ZH_ACK_ASPECT if zh else _EN_ACK_ASPECT).format(a=aspect_name(named, plan.language))
+
+
+def _praise(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
+    zh = plan.language == "zh"
     praise = tuple(p for p in plan.acknowledge if p.polarity > 0)
-    if complaints:
-        quoted = [q for p in complaints if quote and (q := _quotable(p, plan.language))]
-        if len(quoted) >= 2:
-            return rng.choice(_ZH_ACK_TWO if zh else _EN_ACK_TWO).format(x=quoted[0], y=quoted[1])
-        if quoted:
-            return rng.choice(_ZH_ACK_ONE if zh else _EN_ACK_ONE).format(x=quoted[0])
-        named = next((p.aspect for p in complaints if p.aspect is not None), None)
-        if named is None:
-            return rng.choice(_ZH_ACK_GENERAL if zh else _EN_ACK_GENERAL)
-        return rng.choice(_ZH_ACK_ASPECT if zh else _EN_ACK_ASPECT).format(
+    quoted = [q for p in praise if quote and (q := _quotable(p, plan.language))]
+    if quoted:
+        return rng.choice(_ZH_PRAISE_ONE if zh else _EN_PRAISE_ONE).format(x=quoted[0])
+    named = next((p.aspect for p in praise if p.aspect is not None), None)
+    if named is not None:
+        return rng.choice(_ZH_PRAISE_ASPECT if zh else _EN_PRAISE_ASPECT).format(
             a=aspect_name(named, plan.language)
         )
-    if praise and plan.thanks:
-        quoted = [q for p in praise if quote and (q := _quotable(p, plan.language))]
-        if quoted:
-            return rng.choice(_ZH_PRAISE_ONE if zh else _EN_PRAISE_ONE).format(x=quoted[0])
-        named = next((p.aspect for p in praise if p.aspect is not None), None)
-        if named is not None:
-            return rng.choice(_ZH_PRAISE_ASPECT if zh else _EN_PRAISE_ASPECT).format(
-                a=aspect_name(named, plan.language)
-            )
-    if plan.thanks:
-        return rng.choice(_ZH_PRAISE_GENERAL if zh else _EN_PRAISE_GENERAL)
-    return ""
+    return rng.choice(_ZH_PRAISE_GENERAL if zh else _EN_PRAISE_GENERAL)
 
 
 def _body(plan: ReplyPlan, rng: random.Random) -> str:
@@ -380,7 +433,7 @@ def _body(plan: ReplyPlan, rng: random.Random) -> str:
             else (_EN_EXPLAIN_LOGISTICS if logistics else _EN_EXPLAIN)
         )
         return rng.choice(bank)
-    if plan.complaints:
+    if plan.complaints and not _minor(plan):
         return rng.choice(_ZH_IMPROVE if zh else _EN_IMPROVE)
     if not plan.thanks:
         return rng.choice(_ZH_NOTED if zh else _EN_NOTED)

@@ -130,6 +130,8 @@ def acknowledges(norm: str, plan: ReplyPlan, policy_text: str = "") -> bool:
     complaints = tuple(p for p in plan.complaints if nameable(p, policy_text))
     if not complaints:
         return True
+    if any(fold(i.name(plan.language)) in norm for i in plan.issues if i.polarity < 0):
+        return True  # named in the shop's words ("隔音不好"), from the review's own complaint
     if {p.aspect for p in complaints} & set(detect_aspects(norm)):
         return True
     for p in complaints:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from nlp.issues import Issue, issues
 from nlp.policy import ParsedPolicy, Remedy, RemedyKind, Trigger
 from nlp.prompts import quote
 from nlp.types import ASPECTS, Label, Language, ShopProfile, Tone
@@ -78,6 +79,7 @@ class ReplyPlan:
     trigger: Trigger | None = None  # the complaint's cause, when it has one a policy can cover
     contacted: bool = False  # the customer already talked to us: follow up, don't start over
     explain: bool = False  # offer to look into what happened (logistics, no remedy applies)
+    issues: tuple[Issue, ...] = ()  # the review's complaints and praise named in the shop's words
 
     @property
     def complaints(self) -> tuple[Point, ...]:
@@ -185,6 +187,7 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
         trigger=trigger if remedy is not None else None,
         contacted="contacted" in u.flags,
         explain=remedy is None and (logistics_only or "explanation" in u.asks),
+        issues=tuple(issues(u.review)),
     )
 
 

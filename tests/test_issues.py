@@ -1,0 +1,63 @@
+"""The customer's issues named in the shop's words (nlp/issues.py). Reviews here are written for
+the tests, in the ways real customers of each kind of shop complain and praise."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp.issues import issues, listed
+
+
+def named(review: str, polarity: int) -> list[str]:
+    return [i.zh for i in issues(review) if i.polarity == polarity]
+
+
+@pytest.mark.parametrize(
+    ("review", "complaints"),
+    [
+        ("房间隔音很差，半夜听得到隔壁说话，地毯上还有污渍", ["隔音不好", "卫生不到位"]),
+        ("酒店设备一般，套房里卧室的不能上网", ["设施不够好", "网络不好用"]),
+        ("等了两个小时才送到，饭菜全凉了，量还少得可怜", ["配送太慢", "饭菜送到时已经凉了", "分量太少"]),
+        ("我买的是黑色，结果送来的是黄色，发错了还不给换", ["发错了东西"]),
+        ("盒子压坏了，里面的杯子碎了", ["商品在运输中破损"]),
+        ("用了一个星期就开不了机了", ["机器运行出现故障"]),
+        ("衣服尺码偏小，按尺码表买的还是紧", ["尺码不合适"]),
+        ("苹果不是很新鲜，好几个都软了", ["商品不够新鲜"]),
+        ("前台态度冷淡，有事都推诿", ["服务态度不好"]),
+        ("不给发票，客服也不理人", ["没有开发票", "服务态度不好"]),
+        ("質量太差了，做工粗糙", ["质量不好"]),  # traditional characters
+    ],
+)
+def test_complaints_are_named(review: str, complaints: list[str]) -> None:
+    assert named(review, -1) == complaints
+
+
+@pytest.mark.parametrize(
+    "review",
+    [
+        "没有异味，挺好的",
+        "一直没出现太大的问题",
+        "包装很严实，一点没压坏",  # 没压坏: nothing was damaged
+        "不脏不吵，挺满意",
+    ],
+)
+def test_negated_or_absent_problems_are_not_complaints(review: str) -> None:
+    assert named(review, -1) == []
+
+
+def test_praise_is_named_by_what_was_praised() -> None:
+    review = "位置非常好，离地铁很近，服务也热情周到，早餐丰富"
+    assert named(review, 1) == ["位置", "服务", "早餐"]
+    assert named("味道很好，发货也快", 1) == ["口味", "配送速度"]
+    assert named("不好吃，一点也不新鲜", 1) == []
+
+
+def test_at_most_three_of_each_in_order_of_mention() -> None:
+    review = "物流太慢，包装破了，颜色和图片不一样，尺码偏小，还有异味"
+    assert named(review, -1) == ["配送太慢", "商品在运输中破损", "颜色和图片有差别"]
+
+
+def test_listed() -> None:
+    assert listed(["隔音不好"], "zh") == "隔音不好"
+    assert listed(["隔音不好", "卫生不到位", "网络不好用"], "zh") == "隔音不好、卫生不到位和网络不好用"
+    assert listed(["the noise", "the cleanliness"], "en") == "the noise and the cleanliness"
