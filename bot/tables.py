@@ -41,7 +41,9 @@ from bot.i18n import t
 
 MAX_COLUMNS = 200  # review exports have a handful; a wide sheet is a mistake or an attack
 MAX_CELL_CHARS = 10_000  # 5x the default review limit; refused beyond, never cut silently
-MAX_CELLS = 4_000_000  # rows x columns; calamine's dense grid costs ~32 B a cell (~130 MiB)
+# rows x columns: calamine's dense grid (~32 B a cell) and the rows as Python strings (~60 B a
+# cell) are held at once: 4 M cells peaked at 401 MiB, 2 M stay near 200 MiB
+MAX_CELLS = 2_000_000
 MAX_ZIP_MEMBERS = 1_000  # a real XLSX has 10-50 parts
 MAX_UNCOMPRESSED = 256 * 2**20  # all parts unpacked; a 100k-row export is ~60-120 MiB
 MAX_RATIO = 200  # unpacked / packed for a part over 1 MiB; sheet XML is ~5-30x
@@ -323,6 +325,9 @@ def _check_zip(path: Path, limits: _Limits) -> None:
             members = archive.infolist()
             if len(members) > MAX_ZIP_MEMBERS:
                 raise ParseError("zip_members", n=len(members), limit=MAX_ZIP_MEMBERS)
+            names = [m.filename for m in members]
+            if len(set(names)) < len(names):  # readers differ on which copy they read
+                raise ParseError("bad_xlsx", detail="the archive holds two parts of the same name")
             total = sum(m.file_size for m in members)
             if total > MAX_UNCOMPRESSED:
                 raise ParseError("zip_size", size=_mb(total), limit=_mb(MAX_UNCOMPRESSED))
@@ -334,13 +339,14 @@ def _check_zip(path: Path, limits: _Limits) -> None:
                         ratio=m.file_size // max(m.compress_size, 1),
                         limit=MAX_RATIO,
                     )
-            sheet, shared = _parts(archive)
-            if sheet not in archive.namelist():
+            sheets, shared = _parts(archive)
+            if not sheets:
                 raise ParseError("empty")
             strings = _shared_string_lengths(archive, shared)
-            scan = _SheetScan(strings, limits)
-            _stream(archive, sheet, scan.start, scan.end, scan.text)
-            _check_extent(scan.last_row, scan.last_column, limits)
+            for sheet in sheets:
+                scan = _SheetScan(strings, limits)
+                _stream(archive, sheet, scan.start, scan.end, scan.text)
+                _check_extent(scan.last_row, scan.last_column, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
         raise ParseError("bad_xlsx", detail=f"{type(exc).__name__}: {exc}"[:200]) from exc
 
@@ -362,8 +368,10 @@ def _stream(
     start: Callable[[str, dict[str, str]], None],
     end: Callable[[str], None] | None = None,
     text: Callable[[str], None] | None = None,
+    *,
+    namespaces: bool = True,
 ) -> None:
-    parser = expat.ParserCreate(namespace_separator=_SEP)
+    parser = expat.ParserCreate(namespace_separator=_SEP) if namespaces else expat.ParserCreate()
     parser.buffer_text = True
     parser.StartElementHandler = start
     if end is not None:
@@ -385,9 +393,10 @@ def _stream(
         raise ParseError("bad_xlsx", detail=f"{part}: {expat.ErrorString(exc.code)}") from None
 
 
-def _parts(archive: zipfile.ZipFile) -> tuple[str, list[str]]:
-    """The zip path of the workbook's first sheet (the one calamine reads at index 0) and the
-    candidate paths of its shared strings."""
+def _parts(archive: zipfile.ZipFile) -> tuple[list[str], list[str]]:
+    """The zip paths the workbook's first sheet (the one calamine reads at index 0) may name,
+    and of its shared strings. Readers resolve `r:id` differently (by its namespace, or by the
+    literal prefix "r:"), so every id attribute of the first <sheet> counts."""
     names = set(archive.namelist())
     if "xl/workbook.xml" not in names:
         raise ParseError("bad_xlsx", detail="no xl/workbook.xml")
@@ -395,12 +404,14 @@ def _parts(archive: zipfile.ZipFile) -> tuple[str, list[str]]:
         if part in names and archive.getinfo(part).file_size > _XML_PART:
             raise ParseError("bad_xlsx", detail=f"{part} is too large")
     sheet_ids: list[str] = []
+    first = [True]
 
     def on_book(name: str, attrs: dict[str, str]) -> None:
-        if _local(name) == "sheet":
-            sheet_ids.append(attrs.get(f"{_RELS_NS}{_SEP}id", ""))
+        if name.rpartition(":")[2] == "sheet" and first[0]:
+            first[0] = False
+            sheet_ids.extend(v for k, v in attrs.items() if k.rpartition(":")[2].lower() == "id")
 
-    _stream(archive, "xl/workbook.xml", on_book)
+    _stream(archive, "xl/workbook.xml", on_book, namespaces=False)
     if not sheet_ids or "xl/_rels/workbook.xml.rels" not in names:
         raise ParseError("empty")
     targets: dict[str, str] = {}
@@ -416,7 +427,8 @@ def _parts(archive: zipfile.ZipFile) -> tuple[str, list[str]]:
             shared.append(target)
 
     _stream(archive, "xl/_rels/workbook.xml.rels", on_rels)
-    return targets.get(sheet_ids[0], ""), [p for p in dict.fromkeys(shared) if p in names]
+    sheets = [targets[i] for i in dict.fromkeys(sheet_ids) if targets.get(i) in names]
+    return sheets, [p for p in dict.fromkeys(shared) if p in names]
 
 
 def _shared_string_lengths(archive: zipfile.ZipFile, parts: list[str]) -> array[int]:
@@ -510,7 +522,10 @@ class _SheetScan:
             return
         index = "".join(self.value).strip()
         self.value = None
-        n = self.strings[int(index)] if index.isdigit() and int(index) < len(self.strings) else 0
+        if _INDEX.fullmatch(index):
+            n = self.strings[int(index)] if int(index) < len(self.strings) else 0
+        else:  # an index only some reader understands: assume the longest string
+            n = max(self.strings, default=0)
         if n > self.limits.max_cell_chars:
             raise ParseError("cell_too_long", row=self.row, limit=self.limits.max_cell_chars)
         self.chars += n
@@ -519,6 +534,7 @@ class _SheetScan:
 
 
 _REF = re.compile(r"\s*([A-Za-z]{0,8})(\d{0,10})")
+_INDEX = re.compile(r"\+?\d{1,12}")  # a shared-string index as Rust parses an integer
 
 
 def _reference(attrs: dict[str, str]) -> tuple[str, int]:

@@ -20,6 +20,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import warnings
 import zipfile
 import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -345,10 +346,10 @@ def test_xlsx_empty_rows_count_against_the_row_limit(tmp_path: Path) -> None:
 
 
 def test_xlsx_rows_times_columns_is_capped(tmp_path: Path) -> None:
-    # 150 columns (under the column cap) x 30,000 rows (under the row cap) = 4.5 M cells
-    rows = "".join(f'<row r="{r}"><c r="EU{r}"><v>1</v></c></row>' for r in range(4, 30_001))
+    # 151 columns (under the column cap) x 14,000 rows (under the row cap) = 2.1 M cells
+    rows = "".join(f'<row r="{r}"><c r="EU{r}"><v>1</v></c></row>' for r in range(4, 14_001))
     path = write_xlsx(tmp_path / "area.xlsx", _sheet("A1", _REVIEWS + rows))
-    with pytest.raises(ParseError, match="30000 rows × 151 columns, at most 4000000 cells"):
+    with pytest.raises(ParseError, match="14000 rows × 151 columns, at most 2000000 cells"):
         read_table(path, MAX_BYTES, MAX_ROWS)
 
 
@@ -651,3 +652,77 @@ async def test_store_keeps_an_upload_once_and_resumes_an_interrupted_one(tmp_pat
         assert sorted(r.text for r in await store.recent_reviews(ZH)) == sorted(["好", "不错", "还行"])
         await store.get_or_create_merchant(EN)  # another merchant's copy of the file is theirs
         assert await store.add_upload_reviews(EN, "AgAD01", "a.csv", 1, 0, chunk2) == 1
+
+
+def test_a_table_at_the_cell_cap_reads_in_bounded_memory(tmp_path: Path) -> None:
+    # 10,000 rows x 200 columns of numbers = the 2 M-cell cap: the dense grid and the Python rows
+    # are held at once (4 M cells peaked at 401 MiB before the cap was halved)
+    columns = 200
+    letters = [_column_letters(c) for c in range(1, columns + 1)]
+    header = "".join(_cell(f"{col}1", "评价内容" if col == "A" else f"c{col}") for col in letters)
+    body = "".join(
+        f'<row r="{r}">'
+        + "".join(f'<c r="{col}{r}"><v>{r * 7 % 999_983}</v></c>' for col in letters)
+        + "</row>"
+        for r in range(2, 10_001)
+    )
+    path = write_xlsx(tmp_path / "cap.xlsx", _sheet("A1", f'<row r="1">{header}</row>{body}'))
+    got = probe(path)
+    assert got["code"] is None and got["rows"] == 9_999 and got["columns"] == columns
+    assert isinstance(got["peak_mib"], float) and got["peak_mib"] < 300, got
+
+
+def _column_letters(n: int) -> str:
+    letters = ""
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def test_a_shared_string_index_with_a_plus_sign_is_counted(tmp_path: Path) -> None:
+    # calamine reads "+1" as index 1 (Rust's integer parse); the scan read it as no index at all
+    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>+1</v></c></row>' for r in range(2, 402))
+    path = write_xlsx(tmp_path / "plus.xlsx", _sheet("A1", _HEADER + cells))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", "好" * 200_000))
+    got = probe(path)
+    assert got["code"] == "cell_too_long"
+    assert isinstance(got["peak_mib"], float) and got["peak_mib"] < PEAK_MIB
+
+
+def test_every_sheet_the_first_sheet_id_can_mean_is_scanned(tmp_path: Path) -> None:
+    # the scan resolved r:id by its namespace (q:id -> a small sheet); calamine reads the literal
+    # "r:id" (-> a sheet with a cell at GR1000000, which aborted the process)
+    rels_ns = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    book = _BOOK.replace(
+        '<sheet name="评价" sheetId="1" r:id="rId1"/>',
+        f'<sheet xmlns:r="urn:x" xmlns:q="{rels_ns}" name="a" sheetId="1" q:id="rId1" r:id="rId3"/>',
+    )
+    rels = _BOOK_RELS.replace(
+        "</Relationships>",
+        f'<Relationship Id="rId3" Type="{rels_ns}/worksheet" Target="worksheets/sheet2.xml"/>'
+        "</Relationships>",
+    )
+    path = tmp_path / "prefix.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _CT)
+        archive.writestr("_rels/.rels", _RELS)
+        archive.writestr("xl/workbook.xml", book)
+        archive.writestr("xl/_rels/workbook.xml.rels", rels)
+        archive.writestr("xl/worksheets/sheet1.xml", _sheet("A1", _REVIEWS))
+        far = '<row r="1000000"><c r="GR1000000"><v>1</v></c></row>'
+        archive.writestr("xl/worksheets/sheet2.xml", _sheet("A1", _REVIEWS + far))
+    got = probe(path)
+    assert got["code"] == "too_many_rows"
+    assert isinstance(got["peak_mib"], float) and got["peak_mib"] < PEAK_MIB
+
+
+def test_two_parts_of_the_same_name_are_refused(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "dup.xlsx", _sheet("A1", _REVIEWS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name it is told to write
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr("xl/worksheets/sheet1.xml", _sheet("A1", _REVIEWS))
+    with pytest.raises(ParseError, match="two parts of the same name"):
+        read_table(path, MAX_BYTES, MAX_ROWS)
