@@ -7,9 +7,10 @@ it came from so a finding can quote the original:
   full-width so that "3，000" is never read as a thousands separator;
 - traditional characters to simplified, one character at a time (OpenCC's table): 給您發個紅包
   is 给您发个红包 to a rule;
-- format characters dropped (zero-width space and joiner, soft hyphen, bidi marks), and spaces
-  between two CJK characters: 补\u200b偿 and 红 包 are 补偿 and 红包. Chinese is written without
-  spaces, so a space inside a word only hides it; newlines stay (they end sentences).
+- format characters and blank-looking letters dropped (zero-width space and joiner, soft hyphen,
+  bidi marks, Hangul fillers), and spaces and dashes, dots or underscores between two CJK
+  characters: 补\u200b偿, 红 包 and 差—评 are 补偿, 红包 and 差评. Chinese is written without
+  spaces, so a mark inside a word only hides it; newlines stay (they end sentences).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import opencc
 
 _KEEP_AS_IS = frozenset("，")
 _SPACE = frozenset(" \t\u00a0\u3000")  # \u3000 folds to " " too
+# Marks that only split a Chinese word when they stand between two CJK characters (红-包, 差—评)
+_SPLITTERS = frozenset("-_.·・•‐‑‒–—―~～/\\|*")
+# Letters that show as blank space (Hangul fillers): dropped everywhere
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ def folded(text: str) -> Folded:
         for c in _fold_char(ch):
             chars.append(c)
             origin.append(i)
-    keep = [not (c in _SPACE and _between_cjk(chars, n)) for n, c in enumerate(chars)]
+    keep = [not ((c in _SPACE or c in _SPLITTERS) and _between_cjk(chars, n)) for n, c in enumerate(chars)]
     return Folded(
         text,
         "".join(c for c, k in zip(chars, keep, strict=True) if k),
@@ -62,7 +67,7 @@ def fold(text: str) -> str:
 def _fold_char(ch: str) -> str:
     if ch in _KEEP_AS_IS:
         return ch
-    if unicodedata.category(ch) == "Cf":
+    if unicodedata.category(ch) == "Cf" or ch in _BLANKS:
         return ""
     if is_cjk(ch):
         ch = _t2s().convert(ch) or ch
@@ -80,10 +85,11 @@ def is_cjk(ch: str) -> bool:
 
 
 def _between_cjk(chars: list[str], n: int) -> bool:
+    skip = _SPACE | _SPLITTERS
     before = n - 1
-    while before >= 0 and chars[before] in _SPACE:
+    while before >= 0 and chars[before] in skip:
         before -= 1
     after = n + 1
-    while after < len(chars) and chars[after] in _SPACE:
+    while after < len(chars) and chars[after] in skip:
         after += 1
     return before >= 0 and after < len(chars) and is_cjk(chars[before]) and is_cjk(chars[after])

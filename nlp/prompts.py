@@ -45,19 +45,24 @@ SYSTEM = (
 
 # Section markers of the prompts, and chat-template tokens (the tokenizer would read a typed
 # "<end_of_turn>" as the real token and end the customer's turn early).
+# Any <word> or <|word|> is dropped: no review needs one, and Gemma alone has dozens of special
+# tokens (<start_of_image>, <end_of_turn> ...). Lookalike forms are read as what they look like.
 _MARKERS = re.compile(
-    r"#{2,}|(?:顾客评价|客服回复|商品信息|文案)[:：]"
-    r"|<\s*/?\s*(?:start_of_turn|end_of_turn|bos|eos|pad|unk|mask)\s*>|<\|[^|<>]{0,40}\|>"
+    r"#{2,}|(?:顾客评价|顧客評價|客服回复|客服回覆|商品信息|商品資訊|文案)\s*[:：]"
+    r"|<\s*/?\s*[a-z_]{2,40}\s*>|<\|[^<>]*?\|>",
+    re.IGNORECASE,
 )
 
 
-# 【】 delimit data in the prompts: inside the data they become 〖〗 so a review cannot close its quote.
-_BRACKETS = str.maketrans("【】", "〖〗")
+# 【】 and “” delimit data in the prompts (the review, the customer's words in a plan): inside
+# the data they become 〖〗 and 「」, so the data cannot close its own quote.
+_BRACKETS = str.maketrans("【】“”", "〖〗「」")
+_LOOKALIKES = str.maketrans("︻︼﹕︰＃", "【】：：#")
 
 
 def quote(text: str, limit: int = 2000) -> str:
-    """Untrusted text as one line of data, unable to close the 【】 it is quoted in."""
-    text = _MARKERS.sub(" ", text).translate(_BRACKETS)
+    """Untrusted text as one line of data, unable to close the 【】 or “” it is quoted in."""
+    text = _MARKERS.sub(" ", text.translate(_LOOKALIKES)).translate(_BRACKETS)
     return re.sub(r"\s+", " ", text).strip()[:limit]
 
 
