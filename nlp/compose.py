@@ -377,10 +377,10 @@ def _acknowledge(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
         return said + minor if zh else " ".join(s for s in (said, minor) if s)
     if bad and quote and (plan.complaints or plan.label == "negative"):
         many = len(bad) > 1
-        bank = (
+        issue_bank: tuple[str, ...] = (
             (_ZH_ISSUE_MANY if many else _ZH_ISSUE_ONE) if zh else (_EN_ISSUE_MANY if many else _EN_ISSUE_ONE)
         )
-        return rng.choice(bank).format(x=listed(bad, plan.language))
+        return rng.choice(issue_bank).format(x=listed(bad, plan.language))
     return _complaint(plan, rng, quote=quote)
 
 
