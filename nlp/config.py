@@ -55,6 +55,11 @@ class WriterConfig(ModelConfig):
     ground_numbers: bool = True
     # Drafts sampled per request; the ones the checks rank best are returned (best-of-k).
     candidates: int = Field(3, ge=1, le=8)
+    # Model candidates for a review reply, judged against the plan beside the composer's draft.
+    # 0 (the default): the composer writes every reply. Read by independent raters on real
+    # reviews, the bundled 270M model's single samples were rarely postable (see README, "Replies");
+    # a bigger hub or served model is worth turning this on for.
+    reply_candidates: int = Field(0, ge=0, le=8)
 
 
 class EngineConfig(BaseModel):

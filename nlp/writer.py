@@ -5,11 +5,12 @@ chat-template instruct models from the hub and with the bundled base model, whic
 few-shot document instead (nlp/prompts.py). Every draft carries the checkers' findings.
 
 Replies go through the safe-reply pipeline: understand the review (nlp/understand.py), plan
-the reply within the shop's policy (nlp/plan.py), sample the model's candidates and add the
-composer's draft (nlp/compose.py), and let the judge (nlp/judge.py) pick the best model
-candidate that keeps to the plan; when none does, the composer's draft is shown. Each reply
-draft records `params["path"]` ("model" or "composer") and `params["first_ok"]` (whether the
-first sampled candidate alone would have passed, for evaluation).
+the reply within the shop's policy (nlp/plan.py), then the composer (nlp/compose.py) writes it.
+With `reply_candidates` > 0 the model samples that many candidates too and the judge
+(nlp/judge.py) shows the best one that keeps to the plan; when none does, the composer's draft
+is shown. Each reply draft records `params["path"]` ("model" or "composer") and
+`params["first_ok"]` (whether the first sampled candidate alone would have passed; None when the
+model was not asked).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+COMPOSER_ID = "xiaoer-composer"  # the model_id of a reply the composer wrote
 
 Prompt = str | list[dict[str, str]]
 OnText = Callable[[str], None]
@@ -146,7 +149,10 @@ class Writer:
         return self._run(req, on_text, cancel=cancel)
 
     def stream(self, req: Request) -> Iterator[str]:
-        """Yield text pieces of the first draft as they are generated."""
+        """Yield text pieces of the first draft as they are generated (a reply: once, when chosen)."""
+        if isinstance(req, ReplyRequest):
+            yield self._run(req, None)[0].text
+            return
         tok = self.loaded.tokenizer
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)  # type: ignore[arg-type]
         error: list[BaseException] = []
@@ -178,6 +184,8 @@ class Writer:
         prompt, n, kind, params = self._prompt(req, planned)
         if not 1 <= n <= 5:
             raise InputError("variants must be between 1 and 5")
+        if isinstance(req, ReplyRequest) and planned is not None:
+            return self._reply(req, planned, prompt, n, params, on_text, cancel)
         stops = self._stops(kind)
         if on_text is not None and streamer is None:
             streamer = _CallbackStreamer(self.loaded.tokenizer, on_text, stops)
@@ -208,9 +216,53 @@ class Writer:
                 )
             )
         ranked = sorted(drafts, key=lambda d: _demerits(req, d))  # stable: ties keep sampling order
-        if isinstance(req, ReplyRequest) and planned is not None:
-            return _choose(req, planned, drafts, ranked, n)
         return ranked[:n]
+
+    def _reply(
+        self,
+        req: ReplyRequest,
+        planned: _Planned,
+        prompt: Prompt,
+        n: int,
+        params: dict[str, Any],
+        on_text: OnText | None,
+        cancel: threading.Event | None,
+    ) -> list[Draft]:
+        """The composer's drafts, or the judged model candidates topped up with them.
+
+        Nothing of a model candidate is streamed: the judge may discard it, and a merchant must
+        not watch one reply being written and then get another. `on_text` gets the chosen one.
+        """
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        start = time.perf_counter()
+        sampled: list[Draft] = []
+        k = max(n, self.cfg.reply_candidates) if self.cfg.reply_candidates else 0
+        if k:
+            texts, prompt_tokens, new_tokens = self._generate(
+                prompt, k, None, cancel, self._stops("reply"), _sources(req), stream_one=False
+            )
+            seconds = time.perf_counter() - start
+            for raw, count in zip(texts, new_tokens, strict=True):
+                text = sign_off(raw, req.profile.signature)
+                sampled.append(
+                    Draft(
+                        kind="reply",
+                        text=text,
+                        findings=tuple(self._check(req, text, planned)),
+                        model_id=self.loaded.model_id,
+                        adapter_id=self.loaded.adapter_id,
+                        params=params,
+                        prompt_tokens=prompt_tokens,
+                        new_tokens=count,
+                        seconds=seconds,
+                    )
+                )
+        ranked = sorted(sampled, key=lambda d: _demerits(req, d))
+        chosen = _choose(req, planned, sampled, ranked, n, params)
+        if on_text is not None and chosen:
+            on_text(chosen[0].text)
+        return chosen
 
     def _plan(self, req: ReplyRequest) -> _Planned:
         if not req.review.strip():
@@ -342,20 +394,27 @@ def _demerits(req: Request, draft: Draft) -> tuple[bool, int, bool, int]:
 
 
 def _choose(
-    req: ReplyRequest, planned: _Planned, sampled: list[Draft], ranked: list[Draft], n: int
+    req: ReplyRequest,
+    planned: _Planned,
+    sampled: list[Draft],
+    ranked: list[Draft],
+    n: int,
+    params: dict[str, Any] | None = None,
 ) -> list[Draft]:
     """The n best model candidates that pass the judge, topped up with the composer's drafts.
 
     Every sampled draft was judged against the plan (its findings include the judge's); the
-    first sampled one's verdict is what a single sample would have given.
+    first sampled one's verdict is what a single sample would have given (None: no sample).
     """
-    first_ok = bool(sampled) and bool(sampled[0].text.strip()) and passes(list(sampled[0].findings))
+    first_ok = bool(sampled[0].text.strip()) and passes(list(sampled[0].findings)) if sampled else None
     chosen = [
         replace(d, params={**d.params, "path": "model", "first_ok": first_ok})
         for d in ranked
         if d.text.strip() and passes(list(d.findings))
     ][:n]
-    template = sampled[0] if sampled else Draft(kind="reply", text="")
+    template = (
+        sampled[0] if sampled else Draft(kind="reply", text="", model_id=COMPOSER_ID, params=params or {})
+    )
     seed = zlib.crc32(req.review.encode("utf-8"))
     texts = {d.text for d in chosen}
     attempt = 0

@@ -73,7 +73,12 @@ def test_tiny_sft_lowers_dev_loss_and_the_adapter_reloads(tiny_gemma_dir: Path, 
 
     nlp = NLPConfig(
         writer=WriterConfig(
-            model=str(tiny_gemma_dir), adapter=str(out), dtype="float32", temperature=0.0, max_new_tokens=8
+            model=str(tiny_gemma_dir),
+            adapter=str(out),
+            dtype="float32",
+            temperature=0.0,
+            max_new_tokens=8,
+            reply_candidates=1,
         )
     )
     writer = load_writer(nlp)
@@ -86,7 +91,11 @@ def test_tiny_sft_lowers_dev_loss_and_the_adapter_reloads(tiny_gemma_dir: Path, 
     first, again = writer.reply(req)[0], load_writer(nlp).reply(req)[0]
     assert first.text == again.text and first.adapter_id == "writer"
     plain = load_writer(
-        NLPConfig(writer=WriterConfig(model=str(tiny_gemma_dir), dtype="float32", max_new_tokens=8))
+        NLPConfig(
+            writer=WriterConfig(
+                model=str(tiny_gemma_dir), dtype="float32", max_new_tokens=8, reply_candidates=1
+            )
+        )
     )
     assert plain.shots is True
     assert plain.reply(req)[0].prompt_tokens > first.prompt_tokens  # few-shot examples only without adapter

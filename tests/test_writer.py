@@ -47,8 +47,23 @@ def _writer(path: Path, **kw: object) -> Writer:
     return Writer(load_model(cfg, AutoModelForCausalLM, bundled_dir=_never), cfg)
 
 
-def test_reply_returns_n_checked_drafts(tiny_gemma_dir: Path) -> None:
+def test_by_default_the_composer_writes_replies_without_the_model(tiny_gemma_dir: Path) -> None:
     w = _writer(tiny_gemma_dir, temperature=1.0)
+    pieces: list[str] = []
+    drafts = w.reply(
+        ReplyRequest("物流太慢了", NEG, ShopProfile(signature="小林家居"), n=2), on_text=pieces.append
+    )
+    assert [d.params["path"] for d in drafts] == ["composer", "composer"]
+    assert all(d.params["first_ok"] is None and d.new_tokens == 0 and d.ok for d in drafts)
+    assert drafts[0].text != drafts[1].text and "配送太慢" in drafts[0].text
+    assert pieces == [drafts[0].text]  # what is streamed is what is kept
+    assert "".join(w.stream(ReplyRequest("物流太慢了", NEG, ShopProfile()))).startswith(
+        ("抱歉", "亲", "真的", "非常", "十分")
+    )
+
+
+def test_reply_returns_n_checked_drafts(tiny_gemma_dir: Path) -> None:
+    w = _writer(tiny_gemma_dir, temperature=1.0, reply_candidates=3)
     drafts = w.reply(ReplyRequest("物流太慢了", NEG, ShopProfile(), n=3))
     assert len(drafts) == 3
     for d in drafts:
@@ -65,7 +80,7 @@ def test_reply_returns_n_checked_drafts(tiny_gemma_dir: Path) -> None:
 
 
 def test_greedy_is_deterministic_and_streaming_matches(tiny_gemma_dir: Path) -> None:
-    w = _writer(tiny_gemma_dir, temperature=0.0)
+    w = _writer(tiny_gemma_dir, temperature=0.0, reply_candidates=1)
     req = ReplyRequest("很好", POS, ShopProfile(), n=1)  # the tiny model's text passes for praise
     first = w.reply(req)[0]
     pieces: list[str] = []
@@ -77,15 +92,13 @@ def test_greedy_is_deterministic_and_streaming_matches(tiny_gemma_dir: Path) -> 
 
 
 def test_composer_wins_when_the_models_reply_fails_the_judge(tiny_gemma_dir: Path) -> None:
-    w = _writer(tiny_gemma_dir, temperature=0.0)
+    w = _writer(tiny_gemma_dir, temperature=0.0, reply_candidates=1)
     req = ReplyRequest("物流太慢了", NEG, ShopProfile(signature="小林家居"))
     pieces: list[str] = []
     (draft,) = w.reply(req, on_text=pieces.append)
-    streamed = "".join(pieces).strip()
     # the model's text names no complaint: the judge rejects it and the composer's draft is shown
-    assert "物流" not in streamed
     assert draft.params["path"] == "composer" and draft.params["first_ok"] is False
-    assert draft.text != streamed  # what was streamed is replaced (the bot must show the final text)
+    assert pieces == [draft.text]  # the rejected candidate was never streamed
     assert "配送太慢" in draft.text
     assert draft.text.endswith("——小林家居")
     assert draft.ok and check_reply(draft.text, req.review, req.profile) == []
@@ -113,12 +126,14 @@ def test_only_chat_models_are_told_the_plan(tiny_gemma_dir: Path, tmp_path: Path
     lines = tuple(plan_reply(u, parse_policy(profile.policy), profile, "warm").lines())
     assert any("物流太慢了" in line for line in lines)
     # the bundled adapter was trained on the bare prompt: it gets exactly that
-    bare = _writer(tiny_gemma_dir, temperature=0.0)
+    bare = _writer(tiny_gemma_dir, temperature=0.0, reply_candidates=1)
     bare_prompt = prompts.reply_few_shot(review, "negative", NEG.aspects, profile, "warm", "zh", shots=True)
     (d,) = bare.reply(ReplyRequest(review, NEG, profile))
     assert d.prompt_tokens == len(bare.loaded.tokenizer(bare_prompt)["input_ids"])
     # a chat model gets the plan's lines after the review
-    chat = _writer(save_tiny_gemma(tmp_path / "chat", chat_template=TEMPLATE), temperature=0.0)
+    chat = _writer(
+        save_tiny_gemma(tmp_path / "chat", chat_template=TEMPLATE), temperature=0.0, reply_candidates=1
+    )
     messages = prompts.reply_chat(review, "negative", NEG.aspects, profile, "warm", "zh", plan=lines)
     assert "回复计划" in messages[1]["content"]
     tok: Any = chat.loaded.tokenizer
@@ -136,7 +151,7 @@ def test_cancel_stops_generation(tiny_gemma_dir: Path) -> None:
 
 
 def test_bad_requests_are_input_errors(tiny_gemma_dir: Path) -> None:
-    w = _writer(tiny_gemma_dir, max_prompt_tokens=128)
+    w = _writer(tiny_gemma_dir, max_prompt_tokens=128, reply_candidates=1)
     with pytest.raises(InputError):
         w.reply(ReplyRequest("   ", NEG, ShopProfile()))
     with pytest.raises(InputError, match="太长"):
@@ -161,7 +176,7 @@ def test_copy_and_strategy_carry_check_results(tiny_gemma_dir: Path) -> None:
 
 def test_chat_template_models_get_chat_messages(tmp_path: Path) -> None:
     path = save_tiny_gemma(tmp_path / "chat", chat_template=TEMPLATE)
-    w = _writer(path, temperature=0.0)
+    w = _writer(path, temperature=0.0, reply_candidates=1)
     assert w.chat
     draft = w.reply(ReplyRequest("物流太慢了", NEG, ShopProfile()))[0]
     # the prompt was rendered from messages: the system prompt is part of it
@@ -212,7 +227,7 @@ def test_candidates_rank_errors_then_missed_aspects_then_warnings() -> None:
 
 
 def test_extra_candidates_are_sampled_and_the_best_kept(tiny_gemma_dir: Path) -> None:
-    w = _writer(tiny_gemma_dir, temperature=1.0, candidates=4)
+    w = _writer(tiny_gemma_dir, temperature=1.0, candidates=4, reply_candidates=4)
     req = ReplyRequest("很好", POS, ShopProfile(), n=2)
     drafts = w.reply(req)
     assert len(drafts) == 2
