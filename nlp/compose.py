@@ -65,7 +65,9 @@ _ZH_ISSUE_ONE = (
     "{x}的情况给您添麻烦了，我们已经记下。",
 )
 _ZH_ISSUE_MANY = ("您反映的{x}等问题，我们都记下了。", "关于{x}这几点，我们都很重视。")
-_ZH_ISSUE_MINOR = ("您提到的{x}，我们会认真改进。", "{x}这一点，我们会努力做得更好。")
+_ZH_ISSUE_MINOR = ("您提到的{x}，我们会认真改进。", "{x}这一点，我们会尽快改进。")
+_ZH_MINOR_QUOTE = ("您提到的“{x}”，我们会认真改进。",)
+_ZH_MINOR_ASPECT = ("{a}方面的不足，我们会继续改进。",)
 _ZH_PRAISE_ISSUES = ("您对{x}的肯定，对我们是很大的鼓励。", "很高兴{x}让您满意。")
 _ZH_PRAISE_ONE = ("您提到的“{x}”，也是我们一直用心在做的。", "能让您觉得“{x}”，对我们是很大的鼓励。")
 _ZH_PRAISE_GENERAL = ("我们会继续用心做好每一单。", "您的支持是我们前进的动力。")
@@ -171,6 +173,8 @@ _EN_ACK_GENERAL = ("We have noted the problem you raised.",)
 _EN_ISSUE_ONE = ("We're sorry about {x}, and we have noted it.", "We hear you on {x}.")
 _EN_ISSUE_MANY = ("We have noted {x}.",)
 _EN_ISSUE_MINOR = ("We'll work on {x}.", "Thanks for pointing out {x}; we'll improve it.")
+_EN_MINOR_QUOTE = ('Thanks for pointing out "{x}"; we\'ll improve it.',)
+_EN_MINOR_ASPECT = ("We'll keep improving the {a}.",)
 _EN_PRAISE_ISSUES = ("We're glad you liked {x}.", "It means a lot that you enjoyed {x}.")
 _EN_PRAISE_ONE = ('We\'re glad you found "{x}".', 'Hearing "{x}" means a lot to us.')
 _EN_PRAISE_GENERAL = ("We'll keep putting care into every order.",)
@@ -337,6 +341,7 @@ def _closing_bank(plan: ReplyPlan, zh: bool) -> Bank:
 
 def _quotable(p: Point, language: Language) -> str | None:
     span = p.span.strip().strip("，,。.!！?？~～ ").replace("“", "").replace("”", "").replace('"', "")
+    span = _LEADING.sub("", span)
     if not span or detect_language(span) != language or not nameable(Point(None, p.polarity, span)):
         return None
     # A cut quote reads as sloppy, a quote of the customer's rating ("必须差评") or of their own
@@ -348,16 +353,14 @@ def _quotable(p: Point, language: Language) -> str | None:
     return span if len(span) <= MAX_QUOTE else None
 
 
-_UNQUOTABLE = re.compile(r"差评|好评|中评|评价|评论|星|^我|^(?:i|my)\b", re.IGNORECASE)
+# Ratings, the customer's own circumstances, words aimed at the shop, and spans that say no fault.
+_UNQUOTABLE = re.compile(r"差评|好评|中评|评价|评论|星|^我|你们|^不是|不错|没问题|^(?:i|my)\b", re.IGNORECASE)
+# Leading conjunctions are cut from a quote: "虽然不能支持MP3" is quoted as "不能支持MP3".
+_LEADING = re.compile(r"^(?:虽然|但是|但|不过|就是|只是|可是|而且|还有|另外|然后|结果|其实)+")
 
 
 def _named(plan: ReplyPlan, polarity: int) -> list[str]:
     return [i.name(plan.language) for i in plan.issues if i.polarity == polarity]
-
-
-def _minor(plan: ReplyPlan) -> bool:
-    """A thankful reply that also answers a small complaint (a suggestion in a good review)."""
-    return plan.thanks and bool(plan.complaints) and bool(_named(plan, -1))
 
 
 def _acknowledge(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
@@ -369,12 +372,11 @@ def _acknowledge(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
             said = rng.choice(bank).format(x=listed(good, plan.language))
         else:
             said = _praise(plan, rng, quote=quote)
-        if _minor(plan) and quote:
-            bank = _ZH_ISSUE_MINOR if zh else _EN_ISSUE_MINOR
-            minor = rng.choice(bank).format(x=listed(bad, plan.language))
-        else:
-            minor = _complaint(plan, rng, quote=quote)
-        return said + minor if zh else " ".join(s for s in (said, minor) if s)
+        return (
+            said + _minor_note(plan, rng, quote=quote)
+            if zh
+            else " ".join(s for s in (said, _minor_note(plan, rng, quote=quote)) if s)
+        )
     if bad and quote and (plan.complaints or plan.label == "negative"):
         many = len(bad) > 1
         issue_bank: tuple[str, ...] = (
@@ -382,6 +384,26 @@ def _acknowledge(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
         )
         return rng.choice(issue_bank).format(x=listed(bad, plan.language))
     return _complaint(plan, rng, quote=quote)
+
+
+def _minor_note(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
+    """A good review's small complaint, answered with the promise to improve ("" when it cannot be
+    named well: a thank-you is not spoilt by a vague "您说的情况，我们很重视")."""
+    zh = plan.language == "zh"
+    if not plan.complaints or not quote:
+        return ""
+    bad = _named(plan, -1)
+    if bad:
+        return rng.choice(_ZH_ISSUE_MINOR if zh else _EN_ISSUE_MINOR).format(x=listed(bad, plan.language))
+    quoted = [q for p in plan.complaints if (q := _quotable(p, plan.language))]
+    if quoted:
+        return rng.choice(_ZH_MINOR_QUOTE if zh else _EN_MINOR_QUOTE).format(x=quoted[0])
+    named = next((p.aspect for p in plan.complaints if p.aspect is not None), None)
+    if named is not None:
+        return rng.choice(_ZH_MINOR_ASPECT if zh else _EN_MINOR_ASPECT).format(
+            a=aspect_name(named, plan.language)
+        )
+    return ""
 
 
 def _complaint(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
@@ -425,6 +447,8 @@ def _body(plan: ReplyPlan, rng: random.Random) -> str:
         return remedy + followup if zh else " ".join(s for s in (remedy, followup) if s)
     if followup:
         return followup
+    if plan.defer:
+        return (_ZH_POLICY_GENERIC if zh else _EN_POLICY_GENERIC)[0]
     if plan.explain:
         logistics = all(p.aspect == "logistics" for p in plan.complaints) and bool(plan.complaints)
         bank = (
@@ -433,7 +457,7 @@ def _body(plan: ReplyPlan, rng: random.Random) -> str:
             else (_EN_EXPLAIN_LOGISTICS if logistics else _EN_EXPLAIN)
         )
         return rng.choice(bank)
-    if plan.complaints and not _minor(plan):
+    if plan.complaints and not plan.thanks:
         return rng.choice(_ZH_IMPROVE if zh else _EN_IMPROVE)
     if not plan.thanks:
         return rng.choice(_ZH_NOTED if zh else _EN_NOTED)

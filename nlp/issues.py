@@ -12,12 +12,29 @@ the review says it was dirty. Rules only, synchronous and pure; matching runs on
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from nlp.fold import fold
+from nlp.policy import Trigger
 from nlp.types import Language
 
 MAX_ISSUES = 3
+Domain = Literal["goods", "food", "stay"]  # shops that ship goods, food delivery, hotels
+DOMAINS: tuple[Domain, ...] = ("goods", "food", "stay")
+_STAY = re.compile(r"酒店|宾馆|民宿|客栈|旅馆|公寓|度假|hotel|hostel|inn\b", re.IGNORECASE)
+_FOOD = re.compile(
+    r"外卖|餐|饭|小吃|食堂|奶茶|咖啡|烧烤|火锅|烘焙|面馆|粉|麻辣烫|takeaway|restaurant", re.IGNORECASE
+)
+
+
+def domain_of(category: str) -> Domain:
+    """The kind of shop a profile's category names (its remedies and wording differ)."""
+    if _STAY.search(category):
+        return "stay"
+    if _FOOD.search(category):
+        return "food"
+    return "goods"
 
 
 @dataclass(frozen=True)
@@ -27,6 +44,7 @@ class Issue:
     zh: str  # a noun phrase: "隔音不好" (complaint), "位置" (praise)
     en: str
     start: int  # where the customer said it (offset in the folded review)
+    trigger: Trigger | None = None  # the cause a policy could cover (damaged, wrong item ...)
 
     def name(self, language: Language) -> str:
         return self.zh if language == "zh" else self.en
@@ -39,6 +57,9 @@ class _Rule:
     polarity: int
     zh: str
     en: str
+    trigger: Trigger | None = None
+    domains: tuple[Domain, ...] = DOMAINS
+    wording: dict[Domain, tuple[str, str]] = field(default_factory=dict)  # (zh, en) per domain
 
 
 _CLAUSE = r"[^，,。.！!？?；;\n]"  # any character that stays inside one clause
@@ -49,8 +70,17 @@ def _near(subject: str, said: str, gap: int = 6) -> str:
     return rf"(?:{subject}){_CLAUSE}{{0,{gap}}}(?:{said})"
 
 
-def _rule(pattern: str, aspect: str, polarity: int, zh: str, en: str) -> _Rule:
-    return _Rule(re.compile(pattern), aspect, polarity, zh, en)
+def _rule(
+    pattern: str,
+    aspect: str,
+    polarity: int,
+    zh: str,
+    en: str,
+    trigger: Trigger | None = None,
+    domains: tuple[Domain, ...] = DOMAINS,
+    **wording: tuple[str, str],
+) -> _Rule:
+    return _Rule(re.compile(pattern), aspect, polarity, zh, en, trigger, domains, wording)  # type: ignore[arg-type]
 
 
 _BAD = r"差|不好|不行|一般|不怎么样|糟糕|很烂|不满意"
@@ -65,11 +95,20 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         + r"|(?:等了|花了)"
         + _CLAUSE
         + r"{0,8}(?:小时|天|周|星期)"
-        + r"|才(?:送到|送来|到货|收到)|迟迟|还没(?:送到|到货|收到|发货)|超时",
+        + r"|才(?:送到|送来|到货|收到)|迟迟|还没(?:送到|到货|收到|发货)|超时"
+        + r"|(?:送|到|等)"
+        + _CLAUSE
+        + r"{0,6}(?:两|三|四|2|3|4|一个多|\d+)\s*个?多?(?:小时|钟头)"
+        + r"|(?:两|三|四|2|3|4|一个多)\s*个?多?(?:小时|钟头)"
+        + _CLAUSE
+        + r"{0,6}(?:送|到)",
         "logistics",
         -1,
         "配送太慢",
         "the slow delivery",
+        "late",
+        food=("送餐太慢", "the slow delivery"),
+        stay=("等待太久", "the long wait"),
     ),
     _rule(
         _near(r"送餐员|快递员|骑手|配送员|快递小哥", r"态度|骂|凶|没礼貌|不耐烦|私自|擅自|乱扔|不送上楼", 12),
@@ -79,20 +118,25 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         "the courier's conduct",
     ),
     _rule(
-        _near(r"包装|盒子|箱子|外箱|外包装|瓶子|瓶", r"破|烂|压坏|压扁|变形|坏|裂|漏")
-        + r"|压坏|压扁|摔坏|摔碎|碎了|破损",
+        _near(r"包装|盒子|箱子|外箱|外包装", r"破|烂|压坏|压扁|变形|裂") + r"|压坏|压扁|摔坏|摔碎|碎了|破损",
         "packaging",
         -1,
         "商品在运输中破损",
         "the damage in transit",
+        "damaged",
+        ("goods", "food"),
+        food=("餐品在配送中损坏", "the damage in transit"),
     ),
-    _rule(r"洒了|漏了|撒了|汤汁漏", "packaging", -1, "餐品洒漏", "the spill"),
+    _rule(r"洒了|漏了|撒了|汤汁漏", "packaging", -1, "餐品洒漏", "the spill", "damaged", ("food",)),
     _rule(
         r"发错|错发|送错|弄错|搞错|拿错|不是我(?:买|要|订|点|拍)的|变成了?[一二两\d]",
         "logistics",
         -1,
         "发错了东西",
         "the wrong item",
+        "wrong_item",
+        ("goods", "food"),
+        food=("送错了餐品", "the wrong order"),
     ),
     _rule(
         r"少发|漏发|少送|少给|缺件|少件|漏放|没放|差一份|少了一|少一[份个件盒瓶]|没(?:有)?送(?:全|齐)",
@@ -100,6 +144,9 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "少发了东西",
         "the missing item",
+        "missing",
+        ("goods", "food"),
+        food=("少送了餐品", "the missing items"),
     ),
     # food delivery
     _rule(
@@ -110,13 +157,22 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         "the food arriving cold",
     ),
     _rule(
-        _near(r"量|份量|分量|菜量|饭量|肉", r"少|小|不足|不够", 4) + r"|少得可怜|太少了",
+        _near(r"份量|分量|菜量|饭量|(?<=[菜饭肉餐])量|肉", r"少|小|不足|不够", 4) + r"|少得可怜",
         "food",
         -1,
         "分量太少",
         "the small portions",
     ),
     _rule(r"没熟|夹生|糊了|焦了|生的", "food", -1, "餐品没有做好", "the badly cooked food"),
+    _rule(
+        _near(r"筷子|餐具|勺子|餐巾纸|纸巾", r"不给|没给|没有|没放|忘|少", 6),
+        "food",
+        -1,
+        "没有配齐餐具",
+        "the missing cutlery",
+        None,
+        ("food",),
+    ),
     _rule(
         r"太咸|好咸|很咸|齁|太辣|太甜|太油|油腻|没味|没有味道|难吃|不好吃|不太好吃|味道(?:很|太|有点)?(?:一般|差|怪|不好|不对)",
         "taste",
@@ -131,8 +187,9 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "机器运行出现故障",
         "the device malfunctioning",
+        "quality",
     ),
-    _rule(r"坏点|亮点|漏光|屏幕有问题", "function", -1, "屏幕有坏点", "the screen defect"),
+    _rule(r"坏点|亮点|漏光|屏幕有问题", "function", -1, "屏幕有坏点", "the screen defect", "quality"),
     _rule(
         _near(r"电池|续航", r"不耐用|不行|差|一般|不经用|太短") + r"|耗电(?:很|太)?快|掉电(?:很|太)?快",
         "function",
@@ -148,9 +205,11 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "商品出现故障",
         "the item failing",
+        "quality",
+        stay=("设施损坏", "the broken facilities"),
     ),
-    _rule(r"划痕|划伤|刮花|磨损", "appearance", -1, "外观有划痕", "the scratches"),
-    _rule(r"掉漆|脱漆|掉皮|掉色|褪色", "quality", -1, "掉漆掉色", "the peeling or fading"),
+    _rule(r"划痕|划伤|刮花|磨损", "appearance", -1, "外观有划痕", "the scratches", "quality"),
+    _rule(r"掉漆|脱漆|掉皮|掉色|褪色", "quality", -1, "掉漆掉色", "the peeling or fading", "quality"),
     _rule(
         r"色差|颜色" + _CLAUSE + r"{0,6}(?:不一样|不一致|不对|差别|差很多)",
         "appearance",
@@ -167,10 +226,12 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "尺码不合适",
         "the sizing",
+        "any",
+        ("goods",),
     ),
-    _rule(r"起球|开线|开胶|线头|缩水|走线", "quality", -1, "做工不够好", "the workmanship"),
+    _rule(r"起球|开线|开胶|线头|缩水|走线", "quality", -1, "做工不够好", "the workmanship", "quality"),
     _rule(
-        r"(?<![不没])(?:异味|臭味|怪味|刺鼻|发臭|霉味|烟味)|味道(?:很|太)?(?:大|重|难闻)|有股"
+        r"(?<![不没])(?:异味|臭味|怪味|刺鼻|发臭|霉味|烟味)|发霉的?味|味道(?:很|太)?(?:大|重|难闻)|有股"
         + _CLAUSE
         + r"{0,6}味",
         "quality",
@@ -179,13 +240,25 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         "the smell",
     ),
     _rule(
-        r"不(?:是很|太|够|怎么)?新鲜|坏果|烂果|烂了|发霉|长毛|变质|过期|临期|(?:苹果|水果|果子|橙子|梨|香蕉|芒果)"
-        + _CLAUSE
-        + r"{0,6}(?:小|烂|坏|软|干瘪)",
+        r"不(?:是很|太|够|怎么)?新鲜|坏果|烂果|烂了|烂掉|发霉|长毛|变质|过期|临期"
+        r"|(?:苹果|水果|果子|橙子|梨|香蕉|芒果|火龙果|桃)" + _CLAUSE + r"{0,6}(?:烂|坏|软|干瘪)",
         "quality",
         -1,
         "商品不够新鲜",
         "the freshness",
+        "damaged",  # policies call spoiled fruit 坏果, with broken goods
+        ("goods", "food"),
+    ),
+    _rule(
+        r"(?:苹果|水果|果子|橙子|梨|芒果|火龙果|桃)"
+        + _CLAUSE
+        + r"{0,6}(?:个头)?(?:很|太|偏|比较)?小|个头(?:很|太|偏)?小",
+        "quality",
+        -1,
+        "果子个头偏小",
+        "the small fruit",
+        None,
+        ("goods",),
     ),
     _rule(
         r"没(?:什么)?效果|效果(?:很|太|不太|不)?(?:差|一般|不明显)|没啥用|没什么用",
@@ -215,6 +288,8 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "质量不好",
         "the quality",
+        "quality",
+        ("goods", "food"),
     ),
     _rule(
         r"与描述不符|和描述不符|描述不符|宣传不符|货不对板|名不副实|虚假宣传|(?:和|跟|与)(?:图片|图|照片|描述)"
@@ -227,18 +302,23 @@ _COMPLAINTS: tuple[_Rule, ...] = (
     ),
     # hotel stays
     _rule(
-        r"不干净|太脏|很脏|好脏|有点脏|脏兮兮|污渍|毛发|头发|蟑螂|有虫|发霉|霉斑|卫生(?:很|太|比较)?(?:差|不好|一般|堪忧)",
+        r"不干净|太脏|很脏|好脏|有点脏|脏兮兮|污渍|蟑螂|有虫|发霉|霉斑|灰尘|卫生(?:很|太|比较)?(?:差|不好|一般|堪忧)"
+        r"|(?:有|发现|床上|枕头|被子|浴缸|地上|地毯|毛巾|菜里|饭里|汤里)" + _CLAUSE + r"{0,4}(?:头发|毛发)",
         "stay",
         -1,
         "卫生不到位",
         "the cleanliness",
     ),
     _rule(
-        r"隔音(?:效果)?(?:很|太|非常|比较|特别|也)?(?:差|不好|一般|不行)|很吵|太吵|好吵|真的很吵|噪音(?:很|太)?大|吵得",
+        r"隔音(?:效果)?(?:很|太|非常|比较|特别|也|都|还|实在)*(?:差|不好|一般|不行|不怎么)|很吵|太吵|好吵|非常的?吵"
+        r"|噪[音声](?:实在|很|太|非常)*大|吵得",
         "stay",
         -1,
         "隔音不好",
         "the noise",
+        None,
+        goods=("噪音大", "the noise"),
+        food=("环境吵闹", "the noise"),
     ),
     _rule(
         r"(?:网速|宽带|网络|上网|wifi|无线)"
@@ -255,6 +335,8 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "设施陈旧",
         "the dated facilities",
+        None,
+        ("stay",),
     ),
     _rule(
         _near(r"设施|设备|家具|装修|客房", r"简陋|低档|一般|较差|差|伪劣|不全|少", 6),
@@ -262,6 +344,8 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "设施不够好",
         "the facilities",
+        None,
+        ("stay",),
     ),
     _rule(
         _near(r"早餐|自助餐|餐厅", r"差|一般|单调|少|贵|难吃|不好|没有|冷|黑店"),
@@ -269,6 +353,8 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "餐饮不够好",
         "the dining",
+        None,
+        ("stay",),
     ),
     _rule(
         _near(
@@ -281,6 +367,8 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "入住等待太久",
         "the wait to check in",
+        None,
+        ("stay",),
     ),
     _rule(
         _near(r"空调", r"不制冷|不制热|坏|吵|响|噪|不好|不凉|不热|轰隆隆"),
@@ -288,6 +376,17 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "空调有问题",
         "the air conditioning",
+        None,
+        ("stay",),
+    ),
+    _rule(
+        r"没有?暖气|暖气" + _CLAUSE + r"{0,4}(?:不|没)",
+        "stay",
+        -1,
+        "没有暖气",
+        "the heating",
+        None,
+        ("stay",),
     ),
     _rule(
         r"没有热水|热水" + _CLAUSE + r"{0,6}(?:没有|不热|不稳定|时冷时热|很小)",
@@ -295,6 +394,8 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "热水供应有问题",
         "the hot water",
+        None,
+        ("stay",),
     ),
     _rule(
         _near(r"房间|客房|卫生间|浴室", r"(?:很|太|有点|比较|偏)(?:小|窄|挤)", 4),
@@ -302,6 +403,8 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "房间偏小",
         "the small room",
+        None,
+        ("stay",),
     ),
     _rule(
         _near(r"位置|地段|地点", r"偏|远|不方便|难找|不好找") + r"|偏僻|很难找|不好找",
@@ -309,8 +412,12 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "位置不太方便",
         "the location",
+        None,
+        ("stay",),
     ),
-    _rule(_near(r"停车", r"难|不方便|贵|没有|收费"), "stay", -1, "停车不方便", "the parking"),
+    _rule(
+        _near(r"停车", r"难|不方便|贵|没有|收费"), "stay", -1, "停车不方便", "the parking", None, ("stay",)
+    ),
     # service and after-sales
     _rule(
         _near(
@@ -407,7 +514,7 @@ _PRAISE: tuple[_Rule, ...] = (
         _near(r"环境|房间|装修|客房", r"(?<!不)(?:好|不错|干净|舒适|舒服|安静|整洁|漂亮|宽敞|温馨)", 4),
         "stay",
         1,
-        "房间和环境",
+        "房间环境",
         "the room",
     ),
     _rule(_near(r"早餐", r"(?<!不)(?:好|丰富|不错|可口)", 4), "stay", 1, "早餐", "the breakfast"),
@@ -439,23 +546,27 @@ _PRAISE: tuple[_Rule, ...] = (
 _NEGATOR = re.compile(r"(?:不|没|没有|无|未|非|不是|并不|毫不)(?:太|很|是很|怎么|那么|够|算|大|是)?$")
 
 
-def issues(review: str) -> list[Issue]:
-    """Complaints (in order of mention), then praise; at most `MAX_ISSUES` of each, no repeats."""
+def issues(review: str, domain: Domain = "goods") -> list[Issue]:
+    """Complaints (in order of mention), then praise; at most `MAX_ISSUES` of each, no repeats,
+    in the words of this kind of shop (a hotel's "等待太久" is a delivery shop's "配送太慢")."""
     text = fold(review)
-    return [*_found(text, _COMPLAINTS), *_found(text, _PRAISE)]
+    return [*_found(text, _COMPLAINTS, domain), *_found(text, _PRAISE, domain)]
 
 
-def _found(text: str, rules: tuple[_Rule, ...]) -> list[Issue]:
+def _found(text: str, rules: tuple[_Rule, ...], domain: Domain) -> list[Issue]:
     hits: list[Issue] = []
     taken: list[tuple[int, int]] = []
     for rule in rules:
+        if domain not in rule.domains:
+            continue
+        zh, en = rule.wording.get(domain, (rule.zh, rule.en))
         for m in rule.pattern.finditer(text):
             if _NEGATOR.search(text[max(0, m.start() - 4) : m.start()]):
                 continue  # "没有异味", "不是很新鲜" says the opposite (or nothing)
             if any(m.start() < end and start < m.end() for start, end in taken):
                 continue
             taken.append((m.start(), m.end()))
-            hits.append(Issue(rule.aspect, rule.polarity, rule.zh, rule.en, m.start()))
+            hits.append(Issue(rule.aspect, rule.polarity, zh, en, m.start(), rule.trigger))
     unique: dict[str, Issue] = {}
     for hit in sorted(hits, key=lambda i: i.start):
         unique.setdefault(hit.zh, hit)

@@ -23,7 +23,7 @@ from nlp.checks import check_reply
 from nlp.fold import fold
 from nlp.plan import ACCEPTS, ReplyPlan
 from nlp.policy import ParsedPolicy, RemedyKind
-from nlp.types import Finding, ShopProfile
+from nlp.types import Finding, Severity, ShopProfile
 from nlp.understand import Point
 
 _PRAISE_THANKS = re.compile(
@@ -150,7 +150,9 @@ def acknowledges(norm: str, plan: ReplyPlan, policy_text: str = "") -> bool:
 def _acknowledge_findings(norm: str, plan: ReplyPlan, policy_text: str) -> Iterator[Finding]:
     if not acknowledges(norm, plan, policy_text):
         said = "、".join(f"“{p.span}”" for p in plan.complaints)
-        yield Finding("misses_complaint", "error", f"回复没有回应顾客提到的问题（{said}），请点名回应")
+        # in a good review a small complaint may go unnamed; in a complaint it may not
+        severity: Severity = "warning" if plan.thanks else "error"
+        yield Finding("misses_complaint", severity, f"回复没有回应顾客提到的问题（{said}），请点名回应")
 
 
 def allowed_kinds(plan: ReplyPlan, policy: ParsedPolicy) -> frozenset[RemedyKind]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from nlp.issues import Issue, issues
+from nlp.issues import Issue, domain_of, issues
 from nlp.policy import ParsedPolicy, Remedy, RemedyKind, Trigger
 from nlp.prompts import quote
 from nlp.types import ASPECTS, Label, Language, ShopProfile, Tone
@@ -61,6 +61,7 @@ _ASK_KINDS: dict[Ask, tuple[RemedyKind, ...]] = {
     "price_diff": (),
     "free_order": (),
 }
+_FAULTS: frozenset[Trigger] = frozenset({"quality", "damaged", "wrong_item", "missing"})
 # Goodwill remedies are offered only where the policy names this very cause, never under 无理由.
 _GOODWILL: frozenset[RemedyKind] = frozenset({"compensation", "coupon", "gift", "cash"})
 
@@ -80,6 +81,9 @@ class ReplyPlan:
     contacted: bool = False  # the customer already talked to us: follow up, don't start over
     explain: bool = False  # offer to look into what happened (logistics, no remedy applies)
     issues: tuple[Issue, ...] = ()  # the review's complaints and praise named in the shop's words
+    # The policy grants what the customer asked for under conditions this review does not show:
+    # point to after-sales rather than promise or refuse it.
+    defer: bool = False
 
     @property
     def complaints(self) -> tuple[Point, ...]:
@@ -156,9 +160,12 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
     """What a reply to this review may and must say under this policy."""
     complaints, praise = u.complaints, u.praise
     sarcastic = "sarcasm" in u.flags
+    domain = domain_of(profile.category)
+    found = tuple(issues(u.review, domain))
     # Sarcastic "praise" is a complaint in disguise: it is never acknowledged as praise.
     acknowledge = _dedupe((*complaints, *(() if sarcastic else praise)))[:MAX_ACKNOWLEDGED]
-    trigger = complaint_trigger(complaints)
+    named_trigger = next((i.trigger for i in found if i.polarity < 0 and i.trigger is not None), None)
+    trigger = complaint_trigger(complaints) or (named_trigger if complaints else None)
     remedy = choose_remedy(policy, trigger, u.asks) if trigger is not None else None
     wanted = _wanted_kinds(u.asks)
     refuse = tuple(
@@ -173,6 +180,19 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
         remedy = choose_remedy(policy, "any", u.asks)
         trigger = "any" if remedy is not None else trigger
         refuse = tuple(a for a in refuse if remedy is None or remedy.kind not in _ASK_KINDS[a])
+    # Only a refusal the policy really makes is said: where it grants the ask for some cause
+    # (坏果 补发或退款) and this review's cause is unclear, the reply points to after-sales.
+    granted = tuple(a for a in refuse if any(r.kind in _ASK_KINDS[a] for r in policy.remedies))
+    refuse = tuple(a for a in refuse if a not in granted)
+    if remedy is None and complaints and refuse and any(r.when in _FAULTS for r in policy.remedies):
+        # the policy answers some fault (坏果 补发或退款) this review's cause may turn out to be:
+        # after-sales looks at it, rather than a refusal of the exchange the customer asked for
+        granted, refuse = (
+            (*granted, *(a for a in refuse if _ASK_KINDS[a])),
+            tuple(a for a in refuse if not _ASK_KINDS[a]),
+        )
+    if domain == "stay":  # a guest writes after checking out: no goods remedy applies
+        remedy, refuse, granted, trigger = None, (), (), None
     logistics_only = bool(complaints) and all(p.aspect == "logistics" for p in complaints)
     return ReplyPlan(
         label=u.label,
@@ -187,7 +207,8 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
         trigger=trigger if remedy is not None else None,
         contacted="contacted" in u.flags,
         explain=remedy is None and (logistics_only or "explanation" in u.asks),
-        issues=tuple(issues(u.review)),
+        issues=found,
+        defer=bool(granted) and remedy is None,
     )
 
 

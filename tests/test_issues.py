@@ -5,31 +5,51 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.issues import issues, listed
+from nlp.issues import Domain, domain_of, issues, listed
 
 
-def named(review: str, polarity: int) -> list[str]:
-    return [i.zh for i in issues(review) if i.polarity == polarity]
+def named(review: str, polarity: int, domain: Domain = "goods") -> list[str]:
+    return [i.zh for i in issues(review, domain) if i.polarity == polarity]
 
 
 @pytest.mark.parametrize(
-    ("review", "complaints"),
+    ("review", "domain", "complaints"),
     [
-        ("房间隔音很差，半夜听得到隔壁说话，地毯上还有污渍", ["隔音不好", "卫生不到位"]),
-        ("酒店设备一般，套房里卧室的不能上网", ["设施不够好", "网络不好用"]),
-        ("等了两个小时才送到，饭菜全凉了，量还少得可怜", ["配送太慢", "饭菜送到时已经凉了", "分量太少"]),
-        ("我买的是黑色，结果送来的是黄色，发错了还不给换", ["发错了东西"]),
-        ("盒子压坏了，里面的杯子碎了", ["商品在运输中破损"]),
-        ("用了一个星期就开不了机了", ["机器运行出现故障"]),
-        ("衣服尺码偏小，按尺码表买的还是紧", ["尺码不合适"]),
-        ("苹果不是很新鲜，好几个都软了", ["商品不够新鲜"]),
-        ("前台态度冷淡，有事都推诿", ["服务态度不好"]),
-        ("不给发票，客服也不理人", ["没有开发票", "服务态度不好"]),
-        ("質量太差了，做工粗糙", ["质量不好"]),  # traditional characters
+        ("房间隔音很差，半夜听得到隔壁说话，地毯上还有污渍", "stay", ["隔音不好", "卫生不到位"]),
+        ("酒店设备一般，套房里卧室的不能上网", "stay", ["设施不够好", "网络不好用"]),
+        (
+            "等了两个小时才送到，饭菜全凉了，菜量还少得可怜",
+            "food",
+            ["送餐太慢", "饭菜送到时已经凉了", "分量太少"],
+        ),
+        ("机场巴士等了两个小时也没来", "stay", ["等待太久"]),
+        ("风扇很吵", "goods", ["噪音大"]),
+        ("苹果很小，还烂了", "goods", ["果子个头偏小", "商品不够新鲜"]),
+        ("我买的是黑色，结果送来的是黄色，发错了还不给换", "goods", ["发错了东西"]),
+        ("盒子压坏了，里面的杯子碎了", "goods", ["商品在运输中破损"]),
+        ("用了一个星期就开不了机了", "goods", ["机器运行出现故障"]),
+        ("衣服尺码偏小，按尺码表买的还是紧", "goods", ["尺码不合适"]),
+        ("苹果不是很新鲜，好几个都软了", "goods", ["商品不够新鲜"]),
+        ("前台态度冷淡，有事都推诿", "goods", ["服务态度不好"]),
+        ("不给发票，客服也不理人", "goods", ["没有开发票", "服务态度不好"]),
+        ("質量太差了，做工粗糙", "goods", ["质量不好"]),  # traditional characters
     ],
 )
-def test_complaints_are_named(review: str, complaints: list[str]) -> None:
-    assert named(review, -1) == complaints
+def test_complaints_are_named(review: str, domain: Domain, complaints: list[str]) -> None:
+    assert named(review, -1, domain) == complaints
+
+
+@pytest.mark.parametrize(
+    ("review", "domain"),
+    [("容量很小，内存不够", "goods"), ("洗完头发都结成一坨", "goods"), ("瓶子坏到极点的印象", "goods")],
+)
+def test_words_of_another_kind_of_shop_are_not_its_issues(review: str, domain: Domain) -> None:
+    # 容量 is no portion, a customer's own hair is no hotel's hygiene, a bad impression no damage
+    assert not {"分量太少", "卫生不到位", "商品在运输中破损"} & set(named(review, -1, domain))
+
+
+def test_domain_of_a_shop_category() -> None:
+    assert [domain_of(c) for c in ("精品酒店", "外卖快餐", "女装", "")] == ["stay", "food", "goods", "goods"]
 
 
 @pytest.mark.parametrize(
@@ -47,7 +67,7 @@ def test_negated_or_absent_problems_are_not_complaints(review: str) -> None:
 
 def test_praise_is_named_by_what_was_praised() -> None:
     review = "位置非常好，离地铁很近，服务也热情周到，早餐丰富"
-    assert named(review, 1) == ["位置", "服务", "早餐"]
+    assert named(review, 1, "stay") == ["位置", "服务", "早餐"]
     assert named("味道很好，发货也快", 1) == ["口味", "配送速度"]
     assert named("不好吃，一点也不新鲜", 1) == []
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from nlp.plan import ReplyPlan, plan_reply
 from nlp.policy import ParsedPolicy, Remedy, parse_policy
-from nlp.types import Label, ShopProfile
-from nlp.understand import Ask, Flag, Point, Understanding
+from nlp.types import Label, Sentiment, ShopProfile
+from nlp.understand import Ask, Flag, Point, Understanding, understand
 
 # A policy written out by hand, so these tests do not depend on the parser's coverage.
 POLICY = ParsedPolicy(
@@ -157,3 +157,33 @@ def test_a_return_asked_for_without_a_defect_falls_back_to_the_no_reason_return(
     assert plan.refuse == ()  # 7天无理由退货 covers it: never decline what the policy allows
     # a late parcel earns no return by itself
     assert _plan(_u("negative", SLOW, asks=("return",))).remedy is None
+
+
+def test_a_hotel_guest_gets_no_goods_remedy_or_refusal() -> None:
+    review = "房间隔音很差，要求换房也不给换，前台态度冷淡"
+    profile = ShopProfile(
+        category="精品酒店", policy="入住期间设施有问题请联系前台，我们会及时维修或为您换房。"
+    )
+    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
+    assert plan.remedy is None and plan.refuse == ()
+    assert [i.zh for i in plan.issues if i.polarity < 0] == ["隔音不好", "服务态度不好"]
+
+
+def test_an_ask_the_policy_grants_for_some_cause_is_deferred_not_refused() -> None:
+    # 坏果 are resent or refunded; this review's cause (frozen fruit) is not recognised as one
+    review = "收到的时候已经冰成冰了，变成气球一样，要求退款"
+    profile = ShopProfile(
+        category="水果", policy="生鲜不支持无理由退货；坏果请在签收后24小时内拍照联系客服，核实后补发或退款。"
+    )
+    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
+    assert "refund" not in plan.refuse and plan.defer
+
+
+def test_the_cause_comes_from_a_named_issue_when_the_points_show_none() -> None:
+    review = "火龙果都烂掉了，太失望了"
+    profile = ShopProfile(category="水果", policy="坏果请在签收后24小时内拍照联系客服，核实后补发或退款。")
+    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
+    assert plan.remedy is not None and plan.remedy.kind in ("resend", "refund")
+
+
+NEG = Sentiment("negative", {"negative": 0.9, "neutral": 0.05, "positive": 0.05})
