@@ -70,15 +70,17 @@ _ZH_MINOR_QUOTE = ("您提到的“{x}”，我们会认真改进。",)
 _ZH_MINOR_ASPECT = ("{a}方面的不足，我们会继续改进。",)
 _ZH_PRAISE_ISSUES = ("您对{x}的肯定，对我们是很大的鼓励。", "很高兴{x}让您满意。")
 _ZH_PRAISE_ONE = ("您提到的“{x}”，也是我们一直用心在做的。", "能让您觉得“{x}”，对我们是很大的鼓励。")
-_ZH_PRAISE_GENERAL = ("我们会继续用心做好每一单。", "您的支持是我们前进的动力。")
+_ZH_PRAISE_GENERAL = ("我们会继续用心做好每一个细节。", "您的支持是我们前进的动力。")
 _ZH_PRAISE_ASPECT = ("{a}方面得到您的肯定，我们会继续保持。",)
 _ZH_ESCALATE = (
-    "您反映的情况我们非常重视，请您尽快联系客服或店主，我们会安排专人处理。",
-    "这件事我们会认真对待，麻烦您联系客服或店主，由专人尽快跟进。",
+    "您反映的情况我们非常重视，请您尽快联系客服，我们会安排专人处理。",
+    "这件事我们会认真对待，麻烦您联系客服，由专人尽快跟进。",
 )
+# Raters read "看到您已经联系过客服" as invented where the review's "打了电话" meant something else:
+# the follow-up asserts nothing about what happened.
 _ZH_CONTACTED = (
-    "看到您已经联系过客服，我们会继续跟进，请留意消息。",
-    "您之前联系的问题，客服会继续跟进到底。",
+    "如果问题还没有解决，请直接联系客服，我们会跟进到底。",
+    "还没处理好的话，请随时联系客服，我们会负责跟进。",
 )
 _ZH_EXPLAIN_LOGISTICS = (
     "我们会和快递核实原因，需要查询进度可以随时找客服。",
@@ -99,6 +101,19 @@ _ZH_CLOSE_THANKS: Bank = {
     "professional": ("期待再次为您服务。", "我们会继续保持。"),
     "concise": ("",),
     "apologetic": ("期待再次为您服务。",),
+}
+# A hotel's guest is not asked to 逛逛 or told about 每一单.
+_ZH_CLOSE_STAY_SORRY: Bank = {
+    "warm": ("希望下次入住能让您满意～",),
+    "professional": ("感谢您的理解。",),
+    "concise": ("",),
+    "apologetic": ("再次向您致歉。",),
+}
+_ZH_CLOSE_STAY_THANKS: Bank = {
+    "warm": ("期待您再次入住～", "欢迎您下次再来～"),
+    "professional": ("期待您再次光临。",),
+    "concise": ("",),
+    "apologetic": ("期待您再次光临。",),
 }
 _ZH_CLOSE_NEUTRAL: Bank = {
     "warm": ("我们会做得更好～",),
@@ -182,9 +197,7 @@ _EN_PRAISE_ASPECT = ("We're glad the {a} worked for you.",)
 _EN_ESCALATE = (
     "We take this very seriously: please contact customer service or the owner so a person can handle it.",
 )
-_EN_CONTACTED = (
-    "We see you've already contacted us; we'll keep following up, so please watch for our message.",
-)
+_EN_CONTACTED = ("If it hasn't been resolved yet, please contact customer service and we'll see it through.",)
 _EN_EXPLAIN_LOGISTICS = (
     "We'll check with the courier; contact customer service any time for tracking help.",
 )
@@ -332,10 +345,11 @@ def _opening(plan: ReplyPlan, rng: random.Random) -> str:
 
 
 def _closing_bank(plan: ReplyPlan, zh: bool) -> Bank:
+    stay = zh and plan.domain == "stay"
     if plan.label == "negative" or (plan.complaints and not plan.thanks):
-        return _ZH_CLOSE_SORRY if zh else _EN_CLOSE_SORRY
+        return _ZH_CLOSE_STAY_SORRY if stay else _ZH_CLOSE_SORRY if zh else _EN_CLOSE_SORRY
     if plan.thanks and plan.label == "positive":
-        return _ZH_CLOSE_THANKS if zh else _EN_CLOSE_THANKS
+        return _ZH_CLOSE_STAY_THANKS if stay else _ZH_CLOSE_THANKS if zh else _EN_CLOSE_THANKS
     return _ZH_CLOSE_NEUTRAL if zh else _EN_CLOSE_NEUTRAL
 
 
@@ -354,7 +368,9 @@ def _quotable(p: Point, language: Language) -> str | None:
 
 
 # Ratings, the customer's own circumstances, words aimed at the shop, and spans that say no fault.
-_UNQUOTABLE = re.compile(r"差评|好评|中评|评价|评论|星|^我|你们|^不是|不错|没问题|^(?:i|my)\b", re.IGNORECASE)
+_UNQUOTABLE = re.compile(
+    r"差评|好评|中评|评价|评论|星|^我|你们|^不是|不错|没问题|[()（）\[\]]|^(?:i|my)\b", re.IGNORECASE
+)
 # Leading conjunctions are cut from a quote: "虽然不能支持MP3" is quoted as "不能支持MP3".
 _LEADING = re.compile(r"^(?:虽然|但是|但|不过|就是|只是|可是|而且|还有|另外|然后|结果|其实)+")
 

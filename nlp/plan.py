@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from nlp.issues import Issue, domain_of, issues
+from nlp.issues import Domain, Issue, domain_of, issues
 from nlp.policy import ParsedPolicy, Remedy, RemedyKind, Trigger
 from nlp.prompts import quote
 from nlp.types import ASPECTS, Label, Language, ShopProfile, Tone
@@ -84,6 +84,7 @@ class ReplyPlan:
     # The policy grants what the customer asked for under conditions this review does not show:
     # point to after-sales rather than promise or refuse it.
     defer: bool = False
+    domain: Domain = "goods"  # the kind of shop (its closings and remedies differ)
 
     @property
     def complaints(self) -> tuple[Point, ...]:
@@ -209,6 +210,7 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
         explain=remedy is None and (logistics_only or "explanation" in u.asks),
         issues=found,
         defer=bool(granted) and remedy is None,
+        domain=domain,
     )
 
 

@@ -132,14 +132,14 @@ def test_demands_beyond_policy_are_declined_politely() -> None:
 def test_safety_is_handed_to_a_person() -> None:
     u = _u("negative", (POINTS[11],), flags=frozenset({"safety"}))
     text = _reply(u)[0]
-    assert "联系客服或店主" in text or "联系客服或店主" in _reply(u, seed=1)[0]
+    assert "联系客服" in text and "专人" in text  # a person takes over
     assert "专人" in text
 
 
 def test_an_already_contacted_customer_is_not_sent_back_to_the_start() -> None:
     u = _u("negative", (POINTS[2],), flags=frozenset({"contacted"}))
     text = _reply(u)[0]
-    assert "联系过客服" in text or "继续跟进" in text
+    assert "跟进" in text and "已经联系过" not in text  # a follow-up that asserts nothing
     assert "请联系客服" not in text
 
 
