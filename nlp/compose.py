@@ -28,6 +28,7 @@ from nlp.understand import Ask, Point
 
 MAX_QUOTE = 12  # characters of the customer's words a reply may quote; longer ones are not quoted
 MAX_QUOTE_WORDS = 6  # the same for English
+MAX_PRAISE_QUOTE = 8
 
 Bank = dict[Tone, tuple[str, ...]]
 
@@ -66,10 +67,9 @@ _ZH_ISSUE_ONE = (
 )
 _ZH_ISSUE_MANY = ("您反映的{x}等问题，我们都记下了。", "关于{x}这几点，我们都很重视。")
 _ZH_ISSUE_MINOR = ("您提到的{x}，我们会认真改进。", "{x}这一点，我们会尽快改进。")
-_ZH_MINOR_QUOTE = ("您提到的“{x}”，我们会认真改进。",)
 _ZH_MINOR_ASPECT = ("{a}方面的不足，我们会继续改进。",)
 _ZH_PRAISE_ISSUES = ("您对{x}的肯定，对我们是很大的鼓励。", "很高兴{x}让您满意。")
-_ZH_PRAISE_ONE = ("您提到的“{x}”，也是我们一直用心在做的。", "能让您觉得“{x}”，对我们是很大的鼓励。")
+_ZH_PRAISE_ONE = ("您提到的“{x}”，也是我们一直用心在做的。",)
 _ZH_PRAISE_GENERAL = ("我们会继续用心做好每一个细节。", "您的支持是我们前进的动力。")
 _ZH_PRAISE_ASPECT = ("{a}方面得到您的肯定，我们会继续保持。",)
 _ZH_ESCALATE = (
@@ -188,7 +188,6 @@ _EN_ACK_GENERAL = ("We have noted the problem you raised.",)
 _EN_ISSUE_ONE = ("We're sorry about {x}, and we have noted it.", "We hear you on {x}.")
 _EN_ISSUE_MANY = ("We have noted {x}.",)
 _EN_ISSUE_MINOR = ("We'll work on {x}.", "Thanks for pointing out {x}; we'll improve it.")
-_EN_MINOR_QUOTE = ('Thanks for pointing out "{x}"; we\'ll improve it.',)
 _EN_MINOR_ASPECT = ("We'll keep improving the {a}.",)
 _EN_PRAISE_ISSUES = ("We're glad you liked {x}.", "It means a lot that you enjoyed {x}.")
 _EN_PRAISE_ONE = ('We\'re glad you found "{x}".', 'Hearing "{x}" means a lot to us.')
@@ -411,9 +410,8 @@ def _minor_note(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
     bad = _named(plan, -1)
     if bad:
         return rng.choice(_ZH_ISSUE_MINOR if zh else _EN_ISSUE_MINOR).format(x=listed(bad, plan.language))
-    quoted = [q for p in plan.complaints if (q := _quotable(p, plan.language))]
-    if quoted:
-        return rng.choice(_ZH_MINOR_QUOTE if zh else _EN_MINOR_QUOTE).format(x=quoted[0])
+    # raters read quoted remarks of a good review as misattributed too often ("不够开放" was about
+    # a rival's system): only a named issue or an aspect is answered
     named = next((p.aspect for p in plan.complaints if p.aspect is not None), None)
     if named is not None:
         return rng.choice(_ZH_MINOR_ASPECT if zh else _EN_MINOR_ASPECT).format(
@@ -442,7 +440,10 @@ def _complaint(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
 def _praise(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
     zh = plan.language == "zh"
     praise = tuple(p for p in plan.acknowledge if p.polarity > 0)
-    quoted = [q for p in praise if quote and (q := _quotable(p, plan.language))]
+    # short praise only: "您提到的“用简单流畅的笔调”" reads as a misquote
+    quoted = [
+        q for p in praise if quote and (q := _quotable(p, plan.language)) and len(q) <= MAX_PRAISE_QUOTE
+    ]
     if quoted:
         return rng.choice(_ZH_PRAISE_ONE if zh else _EN_PRAISE_ONE).format(x=quoted[0])
     named = next((p.aspect for p in praise if p.aspect is not None), None)
@@ -459,7 +460,9 @@ def _body(plan: ReplyPlan, rng: random.Random) -> str:
         return rng.choice(_ZH_ESCALATE if zh else _EN_ESCALATE)
     followup = rng.choice(_ZH_CONTACTED if zh else _EN_CONTACTED) if plan.contacted else ""
     if plan.remedy is not None:
-        remedy = (_remedy_zh if zh else _remedy_en)(plan.remedy, plan.trigger or "any", plan.contacted)
+        remedy = (_remedy_zh if zh else _remedy_en)(
+            plan.remedy, plan.trigger or "any", plan.contacted, plan.alternatives
+        )
         return remedy + followup if zh else " ".join(s for s in (remedy, followup) if s)
     if followup:
         return followup
@@ -491,13 +494,14 @@ def _generic(plan: ReplyPlan) -> str:
     return ""
 
 
-def _remedy_zh(r: Remedy, cause: Trigger, contacted: bool) -> str:
+def _remedy_zh(r: Remedy, cause: Trigger, contacted: bool, also: tuple[RemedyKind, ...] = ()) -> str:
     """ "请把照片发给客服，核实为质量问题后可为您换货，来回运费由我们承担。" """
     proofs = "和".join(_ZH_REQUIRES[c] for c in r.requires if c in _ZH_REQUIRES)
     states = "、".join(_ZH_STATE[c] for c in r.requires if c in _ZH_STATE)
     within = f"签收{r.days}天内" if r.days else ""
     amount = r.amount if r.kind in ("compensation", "cash", "coupon") else ""
-    kind = _ZH_KIND[r.kind] + amount
+    kinds = "或".join(_ZH_KIND[k] for k in (r.kind, *also))
+    kind = kinds + amount
     if proofs:
         ask = f"如还没提供{proofs}，请在对话里补充" if contacted else f"{within}请把{proofs}发给客服"
     elif contacted:
@@ -505,7 +509,7 @@ def _remedy_zh(r: Remedy, cause: Trigger, contacted: bool) -> str:
     else:
         ask = f"{within}联系客服" if within else "请联系客服"
     if cause == "any":
-        head = f"如需{_ZH_KIND[r.kind]}" + (f"，在{states}的情况下" if states else "")
+        head = f"如需{kinds}" + (f"，在{states}的情况下" if states else "")
         middle = "即可办理" if ask == "" else ask + "即可办理"
         sentence = f"{head}，{middle}"
     else:
@@ -521,7 +525,7 @@ def _remedy_zh(r: Remedy, cause: Trigger, contacted: bool) -> str:
     return sentence + shipping + "。"
 
 
-def _remedy_en(r: Remedy, cause: Trigger, contacted: bool) -> str:
+def _remedy_en(r: Remedy, cause: Trigger, contacted: bool, also: tuple[RemedyKind, ...] = ()) -> str:
     """ "Please send a photo to customer service; once we confirm a quality issue, we can exchange it." """
     proofs = " and ".join(_EN_REQUIRES[c] for c in r.requires if c in _EN_REQUIRES)
     within = f" within {r.days} days of delivery" if r.days else ""
@@ -536,7 +540,8 @@ def _remedy_en(r: Remedy, cause: Trigger, contacted: bool) -> str:
     else:
         ask = f"please contact customer service{within}"
     amount = f" ({r.amount})" if r.amount and r.kind in ("compensation", "cash", "coupon") else ""
-    action = "we can " + _EN_KIND[r.kind] + amount + (" if it is unused" if "unused" in r.requires else "")
+    kinds = " or ".join(_EN_KIND[k] for k in (r.kind, *also))
+    action = "we can " + kinds + amount + (" if it is unused" if "unused" in r.requires else "")
     shipping = {
         "shop": ", and we'll cover the shipping",
         "customer": "; return shipping is paid by you",

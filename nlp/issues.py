@@ -89,6 +89,27 @@ _STAFF = r"前台|总台|服务员|工作人员|客服|店员|商家|卖家|老�
 
 # Order matters only within one clause: the first rule that matches a span claims it.
 _COMPLAINTS: tuple[_Rule, ...] = (
+    # specific before general: "冻坏了" is no breakdown, "付了钱…没送到" no slow delivery
+    _rule(
+        r"冻坏|冻了|冰成冰|冻成|结冰",
+        "quality",
+        -1,
+        "商品被冻坏",
+        "the frozen item",
+        "damaged",
+        ("goods", "food"),
+    ),
+    _rule(
+        r"(?:付了钱|收了钱|扣了钱|付款)"
+        + _CLAUSE
+        + r"{0,10}(?:没送|没到|没收到|不送)|没收到(?:餐|外卖)|根本没送",
+        "food",
+        -1,
+        "订单没有送到",
+        "the order that never arrived",
+        "missing",
+        ("food",),
+    ),
     # delivery
     _rule(
         _near(_DELIVERY, r"慢|太久|迟|晚|超时")
@@ -311,7 +332,7 @@ _COMPLAINTS: tuple[_Rule, ...] = (
     ),
     _rule(
         r"隔音(?:效果)?(?:很|太|非常|比较|特别|也|都|还|实在)*(?:差|不好|一般|不行|不怎么)|很吵|太吵|好吵|非常的?吵"
-        r"|噪[音声](?:实在|很|太|非常)*大|吵得",
+        r"|噪[音声](?:实在|很|太|非常)*大|吵得|夜总会|ktv|卡拉ok|震动",
         "stay",
         -1,
         "隔音不好",
@@ -417,6 +438,57 @@ _COMPLAINTS: tuple[_Rule, ...] = (
     ),
     _rule(
         _near(r"停车", r"难|不方便|贵|没有|收费"), "stay", -1, "停车不方便", "the parking", None, ("stay",)
+    ),
+    _rule(
+        r"滑倒|摔倒|防滑|地(?:面|砖|板)?(?:很|太|特别)?滑|滑得",
+        "stay",
+        -1,
+        "地面太滑",
+        "the slippery floor",
+        None,
+        ("stay",),
+    ),
+    _rule(r"蚊子|飞蛾|苍蝇|小虫|虫子", "stay", -1, "房间有蚊虫", "the insects", None, ("stay",)),
+    _rule(
+        _near(r"毛巾|浴巾|床单|被子|拖鞋|床品", r"旧|硬|黄|薄|破|脏|有洞", 6),
+        "stay",
+        -1,
+        "床品和毛巾陈旧",
+        "the worn towels and bedding",
+        None,
+        ("stay",),
+    ),
+    _rule(
+        r"订单(?:被)?(?:弄丢|丢了|丢失)|查不到(?:我的)?订单|没有(?:我的)?(?:订单|预订|预定)|(?:订单|预订|预定)(?:没有|不见)",
+        "service",
+        -1,
+        "订单出了差错",
+        "the lost booking",
+    ),
+    _rule(
+        r"宰客|多收|乱收费|收了?(?:我)?[一二两三四五六七八九十百\d]+(?:元|块)?(?:钱)?(?:去|的)|黑了|坑人|加收|另外收费|另外加",
+        "price",
+        -1,
+        "收费不合理",
+        "the overcharging",
+    ),
+    _rule(
+        r"没有?(?:送|给)?(?:耳机|(?:手机)?膜|充电器|数据线|说明书|配件)|配件不全|缺(?:少)?配件|少了配件",
+        "logistics",
+        -1,
+        "配件不全",
+        "the missing accessories",
+        "missing",
+        ("goods",),
+    ),
+    _rule(
+        _near(r"速度|反应|运行|切换|开机", r"慢|不快|迟钝", 4),
+        "function",
+        -1,
+        "运行速度慢",
+        "the slow performance",
+        "quality",
+        ("goods",),
     ),
     # service and after-sales
     _rule(

@@ -160,7 +160,7 @@ def allowed_kinds(plan: ReplyPlan, policy: ParsedPolicy) -> frozenset[RemedyKind
     policy grants for the same cause ("退换" names two at once)."""
     if plan.remedy is None:
         return frozenset()
-    kinds: set[RemedyKind] = {plan.remedy.kind}
+    kinds: set[RemedyKind] = {plan.remedy.kind, *plan.alternatives}
     if plan.trigger is not None and plan.remedy.kind in _SIBLINGS:
         accepted = ACCEPTS[plan.trigger]
         kinds |= {r.kind for r in policy.remedies if r.when in accepted and r.kind in _SIBLINGS}

@@ -62,6 +62,7 @@ _ASK_KINDS: dict[Ask, tuple[RemedyKind, ...]] = {
     "free_order": (),
 }
 _FAULTS: frozenset[Trigger] = frozenset({"quality", "damaged", "wrong_item", "missing"})
+_STATES = frozenset({"tags", "unused", "unopened"})  # conditions on the item's state
 # Goodwill remedies are offered only where the policy names this very cause, never under 无理由.
 _GOODWILL: frozenset[RemedyKind] = frozenset({"compensation", "coupon", "gift", "cash"})
 
@@ -85,6 +86,8 @@ class ReplyPlan:
     # point to after-sales rather than promise or refuse it.
     defer: bool = False
     domain: Domain = "goods"  # the kind of shop (its closings and remedies differ)
+    # Other remedies the same policy clause grants ("核实后补发或退款"): the customer may choose.
+    alternatives: tuple[RemedyKind, ...] = ()
 
     @property
     def complaints(self) -> tuple[Point, ...]:
@@ -211,6 +214,7 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
         issues=found,
         defer=bool(granted) and remedy is None,
         domain=domain,
+        alternatives=_alternatives(policy, remedy),
     )
 
 
@@ -253,11 +257,25 @@ def choose_remedy(policy: ParsedPolicy, trigger: Trigger, asks: tuple[Ask, ...] 
         return kind_rank, accepted.index(r.when)
 
     best = min(usable, key=rank)
+    if trigger in _FAULTS and best.when == "any":
+        # a defect is the shop's to put right: 无理由's conditions (吊牌完好, 未拆封) do not apply
+        best = replace(best, requires=tuple(c for c in best.requires if c not in _STATES))
     if best.shipping == "unstated":
         pays = [r for r in policy.remedies if r.kind == "shipping" and r.when in accepted]
         if pays:
             best = replace(best, shipping=pays[0].shipping if pays[0].shipping != "unstated" else "shop")
     return best
+
+
+def _alternatives(policy: ParsedPolicy, remedy: Remedy | None) -> tuple[RemedyKind, ...]:
+    if remedy is None:
+        return ()
+    kinds = [
+        r.kind
+        for r in policy.remedies
+        if r.source == remedy.source and r.kind not in (remedy.kind, "shipping") and r.kind not in _GOODWILL
+    ]
+    return tuple(dict.fromkeys(kinds))
 
 
 def _wanted_kinds(asks: tuple[Ask, ...]) -> list[RemedyKind]:

@@ -81,3 +81,22 @@ def test_listed() -> None:
     assert listed(["隔音不好"], "zh") == "隔音不好"
     assert listed(["隔音不好", "卫生不到位", "网络不好用"], "zh") == "隔音不好、卫生不到位和网络不好用"
     assert listed(["the noise", "the cleanliness"], "en") == "the noise and the cleanliness"
+
+
+@pytest.mark.parametrize(
+    ("review", "domain", "complaint"),
+    [
+        ("酒店的司机收我40去一个打车只要20的地方", "stay", "收费不合理"),
+        ("订单弄丢了，前台推皮球", "stay", "订单出了差错"),
+        ("楼下是夜总会，晚上震得睡不着", "stay", "隔音不好"),
+        ("卫生间地砖不防滑，差点滑倒", "stay", "地面太滑"),
+        ("手机发过来没有耳机和手机膜", "goods", "配件不全"),
+        ("收到的时候火龙果已经冻坏了", "goods", "商品被冻坏"),
+        ("菜单切换速度不快", "goods", "运行速度慢"),
+        ("付了钱两个小时了也没送到", "food", "订单没有送到"),
+    ],
+)
+def test_the_main_complaints_raters_found_missing_are_named(
+    review: str, domain: Domain, complaint: str
+) -> None:
+    assert complaint in named(review, -1, domain)
