@@ -196,25 +196,10 @@ class Writer:
             prompt, sampled, streamer, cancel, stops, _sources(req), stream_one=n == 1
         )
         seconds = time.perf_counter() - start
-        drafts = []
-        for raw, k in zip(texts, new_tokens, strict=True):
-            if isinstance(req, ReplyRequest):
-                text = sign_off(raw, req.profile.signature)
-            else:
-                text = drop_repeated_lines(raw)
-            drafts.append(
-                Draft(
-                    kind=kind,
-                    text=text,
-                    findings=tuple(self._check(req, text, planned)),
-                    model_id=self.loaded.model_id,
-                    adapter_id=self.loaded.adapter_id,
-                    params=params,
-                    prompt_tokens=prompt_tokens,
-                    new_tokens=k,
-                    seconds=seconds,
-                )
-            )
+        drafts = [
+            self._draft(req, kind, drop_repeated_lines(raw), params, (prompt_tokens, count, seconds))
+            for raw, count in zip(texts, new_tokens, strict=True)
+        ]
         ranked = sorted(drafts, key=lambda d: _demerits(req, d))  # stable: ties keep sampling order
         return ranked[:n]
 
@@ -243,26 +228,45 @@ class Writer:
                 prompt, k, None, cancel, self._stops("reply"), _sources(req), stream_one=False
             )
             seconds = time.perf_counter() - start
-            for raw, count in zip(texts, new_tokens, strict=True):
-                text = sign_off(raw, req.profile.signature)
-                sampled.append(
-                    Draft(
-                        kind="reply",
-                        text=text,
-                        findings=tuple(self._check(req, text, planned)),
-                        model_id=self.loaded.model_id,
-                        adapter_id=self.loaded.adapter_id,
-                        params=params,
-                        prompt_tokens=prompt_tokens,
-                        new_tokens=count,
-                        seconds=seconds,
-                    )
+            sampled = [
+                self._draft(
+                    req,
+                    "reply",
+                    sign_off(raw, req.profile.signature),
+                    params,
+                    (prompt_tokens, count, seconds),
+                    planned,
                 )
+                for raw, count in zip(texts, new_tokens, strict=True)
+            ]
         ranked = sorted(sampled, key=lambda d: _demerits(req, d))
         chosen = _choose(req, planned, sampled, ranked, n, params)
         if on_text is not None and chosen:
             on_text(chosen[0].text)
         return chosen
+
+    def _draft(
+        self,
+        req: Request,
+        kind: DraftKind,
+        text: str,
+        params: dict[str, Any],
+        cost: tuple[int, int, float],
+        planned: _Planned | None = None,
+    ) -> Draft:
+        """A model's draft with its findings; `cost` is (prompt tokens, new tokens, seconds)."""
+        prompt_tokens, new_tokens, seconds = cost
+        return Draft(
+            kind=kind,
+            text=text,
+            findings=tuple(self._check(req, text, planned)),
+            model_id=self.loaded.model_id,
+            adapter_id=self.loaded.adapter_id,
+            params=params,
+            prompt_tokens=prompt_tokens,
+            new_tokens=new_tokens,
+            seconds=seconds,
+        )
 
     def _plan(self, req: ReplyRequest) -> _Planned:
         if not req.review.strip():
