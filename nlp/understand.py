@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from nlp.aspects import aspect_spans
 from nlp.checks import detect_language
@@ -36,29 +36,9 @@ Ask = Literal[
     "free_order",
     "contact",
 ]  # what the customer asks for (差价 = price_diff, 免单 = free_order)
-ASKS: tuple[Ask, ...] = (
-    "refund",
-    "return",
-    "exchange",
-    "resend",
-    "compensation",
-    "explanation",
-    "repair",
-    "price_diff",
-    "free_order",
-    "contact",
-)
+ASKS: tuple[Ask, ...] = get_args(Ask)
 Flag = Literal["contacted", "left", "safety", "threat", "sarcasm", "followup", "injection", "misuse"]
-FLAGS: tuple[Flag, ...] = (
-    "contacted",
-    "left",
-    "safety",
-    "threat",
-    "sarcasm",
-    "followup",
-    "injection",
-    "misuse",
-)
+FLAGS: tuple[Flag, ...] = get_args(Flag)
 Polarity = Literal[-1, 0, 1]
 
 MAX_POINTS = 4
