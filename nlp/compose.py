@@ -368,7 +368,12 @@ def _quotable(p: Point, language: Language) -> str | None:
 
 # Ratings, the customer's own circumstances, words aimed at the shop, and spans that say no fault.
 _UNQUOTABLE = re.compile(
-    r"差评|好评|中评|评价|评论|星|^我|你们|^不是|不错|没问题|[()（）\[\]]|^(?:i|my)\b", re.IGNORECASE
+    r"差评|好评|中评|评价|评论|星|^我|你们|^不是|不错|没问题|[()（）\[\]*]|^(?:i|my)\b", re.IGNORECASE
+)
+# A complaint quoted must say what is wrong ("直接扔了", "损失没有多大" say what the customer did).
+_FAULT_WORD = re.compile(
+    r"差|烂|脏|吵|慢|坏|贵|少|小|旧|臭|难|失望|不好|不行|不能|没用|太|错|破|漏|问题|故障|出入|不符|不一样|假|凉|冷|硬"
+    r"|松|紧|掉|裂|断|晚|久|不够|不足|没有|不给|不理|不回|一般|不上|不了|不开|不动|不出|不到"
 )
 # Leading conjunctions are cut from a quote: "虽然不能支持MP3" is quoted as "不能支持MP3".
 _LEADING = re.compile(r"^(?:虽然|但是|但|不过|就是|只是|可是|而且|还有|另外|然后|结果|其实)+")
@@ -426,7 +431,11 @@ def _complaint(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
     complaints = plan.complaints
     if not complaints:
         return ""
-    quoted = [q for p in complaints if quote and (q := _quotable(p, plan.language))]
+    quoted = [
+        q
+        for p in complaints
+        if quote and (q := _quotable(p, plan.language)) and (not zh or _FAULT_WORD.search(q))
+    ]
     if len(quoted) >= 2:
         return rng.choice(_ZH_ACK_TWO if zh else _EN_ACK_TWO).format(x=quoted[0], y=quoted[1])
     if quoted:
@@ -451,6 +460,8 @@ def _praise(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
         return rng.choice(_ZH_PRAISE_ASPECT if zh else _EN_PRAISE_ASPECT).format(
             a=aspect_name(named, plan.language)
         )
+    if plan.label != "positive":  # "您的支持是我们前进的动力" answers a lukewarm review wrongly
+        return ""
     return rng.choice(_ZH_PRAISE_GENERAL if zh else _EN_PRAISE_GENERAL)
 
 

@@ -37,7 +37,7 @@ ACCEPTS: dict[Trigger, tuple[Trigger, ...]] = {
     "damaged": ("damaged", "quality", "any"),
     "wrong_item": ("wrong_item", "quality", "any"),
     "missing": ("missing",),
-    "quality": ("quality", "any"),
+    "quality": ("quality", "damaged", "any"),  # 坏果 补发 answers a rotten apple too
     "late": ("late",),
     "any": ("any",),
 }
@@ -63,6 +63,8 @@ _ASK_KINDS: dict[Ask, tuple[RemedyKind, ...]] = {
 }
 _FAULTS: frozenset[Trigger] = frozenset({"quality", "damaged", "wrong_item", "missing"})
 _STATES = frozenset({"tags", "unused", "unopened"})  # conditions on the item's state
+_SPECIFIC: frozenset[Trigger | None] = frozenset({"damaged", "wrong_item", "missing"})
+_PUT_RIGHT: frozenset[Ask] = frozenset({"refund", "return", "exchange", "resend", "repair"})
 # Goodwill remedies are offered only where the policy names this very cause, never under 无理由.
 _GOODWILL: frozenset[RemedyKind] = frozenset({"compensation", "coupon", "gift", "cash"})
 
@@ -169,7 +171,13 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
     # Sarcastic "praise" is a complaint in disguise: it is never acknowledged as praise.
     acknowledge = _dedupe((*complaints, *(() if sarcastic else praise)))[:MAX_ACKNOWLEDGED]
     named_trigger = next((i.trigger for i in found if i.polarity < 0 and i.trigger is not None), None)
-    trigger = complaint_trigger(complaints) or (named_trigger if complaints else None)
+    # a named damage, wrong or missing item says more than a generic quality complaint
+    specific = next((i.trigger for i in found if i.polarity < 0 and i.trigger in _SPECIFIC), None)
+    trigger = (
+        (specific if complaints else None)
+        or complaint_trigger(complaints)
+        or (named_trigger if complaints else None)
+    )
     remedy = choose_remedy(policy, trigger, u.asks) if trigger is not None else None
     wanted = _wanted_kinds(u.asks)
     refuse = tuple(
@@ -179,7 +187,7 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
         and (remedy is None or remedy.kind not in _ASK_KINDS[a])
         and not _granted(a, remedy)
     )
-    if remedy is None and wanted and trigger != "late":
+    if remedy is None and wanted and trigger in (None, "any"):
         # The customer asked for something this cause doesn't earn; a 无理由 return may still apply.
         remedy = choose_remedy(policy, "any", u.asks)
         trigger = "any" if remedy is not None else trigger
@@ -188,13 +196,18 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
     # (坏果 补发或退款) and this review's cause is unclear, the reply points to after-sales.
     granted = tuple(a for a in refuse if any(r.kind in _ASK_KINDS[a] for r in policy.remedies))
     refuse = tuple(a for a in refuse if a not in granted)
-    if remedy is None and complaints and refuse and any(r.when in _FAULTS for r in policy.remedies):
-        # the policy answers some fault (坏果 补发或退款) this review's cause may turn out to be:
-        # after-sales looks at it, rather than a refusal of the exchange the customer asked for
-        granted, refuse = (
-            (*granted, *(a for a in refuse if _ASK_KINDS[a])),
-            tuple(a for a in refuse if not _ASK_KINDS[a]),
-        )
+    if (
+        refuse
+        and complaints
+        and remedy is None
+        and (trigger in _FAULTS or any(r.when in _FAULTS for r in policy.remedies))
+    ):
+        # A fault the policy names no remedy for (a missing item, the policy silent on it), or one
+        # it answers (坏果 补发或退款) that this review's cause may turn out to be, is never met
+        # with a public refusal of the return, exchange, resend or refund asked for: after-sales
+        # looks at it. Goodwill beyond the policy (补偿, 差价, 免单) is still declined.
+        granted = (*granted, *(a for a in refuse if a in _PUT_RIGHT))
+        refuse = tuple(a for a in refuse if a not in _PUT_RIGHT)
     if domain == "stay":  # a guest writes after checking out: no goods remedy applies
         remedy, refuse, granted, trigger = None, (), (), None
     logistics_only = bool(complaints) and all(p.aspect == "logistics" for p in complaints)
@@ -212,7 +225,7 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
         contacted="contacted" in u.flags,
         explain=remedy is None and (logistics_only or "explanation" in u.asks),
         issues=found,
-        defer=bool(granted) and remedy is None,
+        defer=bool(granted) and (remedy is None or not any(remedy.kind in _ASK_KINDS[a] for a in granted)),
         domain=domain,
         alternatives=_alternatives(policy, remedy),
     )

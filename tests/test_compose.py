@@ -308,3 +308,14 @@ def test_long_or_rating_spans_are_never_quoted_or_cut() -> None:
     for span in ("我头发是属于非常枯燥的哪种", "必须差评", "在次日早退房时开票的电脑有故障"):
         text, _, _ = _reply(_u("negative", (Point(None, -1, span),)))
         assert span not in text and "…" not in text
+
+
+def test_a_quote_must_say_what_is_wrong() -> None:
+    # "直接扔了" says what the customer did, not what was wrong: it is not quoted
+    text, _, _ = _reply(_u("negative", (Point(None, -1, "跟图片出入太大"), Point(None, -1, "直接扔了"))))
+    assert "“跟图片出入太大”" in text and "直接扔了" not in text
+
+
+def test_a_lukewarm_review_is_not_thanked_for_its_support() -> None:
+    text, _, _ = _reply(_u("neutral", (Point("quality", 1, "包装不错"), Point(None, -1, "内容很一般"))))
+    assert "支持是我们前进的动力" not in text

@@ -187,3 +187,22 @@ def test_the_cause_comes_from_a_named_issue_when_the_points_show_none() -> None:
 
 
 NEG = Sentiment("negative", {"negative": 0.9, "neutral": 0.05, "positive": 0.05})
+
+
+def test_a_missing_item_under_a_silent_policy_is_pointed_to_after_sales_not_refused() -> None:
+    review = "拆箱之后发现少了一件商品，要求补发"
+    profile = ShopProfile(
+        category="个护", policy="未拆封商品支持7天无理由退货；质量问题请拍照联系客服，核实后退款或换货。"
+    )
+    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
+    assert "resend" not in plan.refuse and plan.defer
+    assert plan.remedy is None  # no 无理由 return offered for the shop's own mistake
+
+
+def test_rotten_fruit_gets_the_policys_remedy_for_bad_fruit() -> None:
+    review = "苹果太小了，而且外表看是好的，里面居然是烂的！"
+    profile = ShopProfile(
+        category="水果", policy="生鲜不支持无理由退货；坏果请在签收后24小时内拍照联系客服，核实后补发或退款。"
+    )
+    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
+    assert plan.remedy is not None and plan.remedy.kind == "resend" and plan.alternatives == ("refund",)
