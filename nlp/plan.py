@@ -37,7 +37,7 @@ ACCEPTS: dict[Trigger, tuple[Trigger, ...]] = {
     "damaged": ("damaged", "quality", "any"),
     "wrong_item": ("wrong_item", "quality", "any"),
     "missing": ("missing",),
-    "quality": ("quality", "damaged", "any"),  # 坏果 补发 answers a rotten apple too
+    "quality": ("quality", "any", "damaged"),  # 坏果 补发 answers a rotten apple too, last
     "late": ("late",),
     "any": ("any",),
 }
@@ -267,6 +267,10 @@ def choose_remedy(policy: ParsedPolicy, trigger: Trigger, asks: tuple[Ask, ...] 
 
     def rank(r: Remedy) -> tuple[int, int]:
         kind_rank = order.index(r.kind) if r.kind in order else len(order)
+        if trigger in _FAULTS:
+            # a defect is put right under the policy's clause for it (质量问题包换，运费由我们承担),
+            # not under 无理由 (退货运费买家承担), even when the customer asked for a return
+            return accepted.index(r.when), kind_rank
         return kind_rank, accepted.index(r.when)
 
     best = min(usable, key=rank)
@@ -286,7 +290,10 @@ def _alternatives(policy: ParsedPolicy, remedy: Remedy | None) -> tuple[RemedyKi
     kinds = [
         r.kind
         for r in policy.remedies
-        if r.source == remedy.source and r.kind not in (remedy.kind, "shipping") and r.kind not in _GOODWILL
+        if remedy.source
+        and r.source == remedy.source
+        and r.kind not in (remedy.kind, "shipping")
+        and r.kind not in _GOODWILL
     ]
     return tuple(dict.fromkeys(kinds))
 

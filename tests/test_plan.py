@@ -206,3 +206,11 @@ def test_rotten_fruit_gets_the_policys_remedy_for_bad_fruit() -> None:
     )
     plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
     assert plan.remedy is not None and plan.remedy.kind == "resend" and plan.alternatives == ("refund",)
+
+
+def test_a_defect_is_put_right_under_the_quality_clause_not_under_no_reason() -> None:
+    policy = "支持7天无理由退货，退货运费买家承担；15天内质量问题包换，运费由我们承担；一年保修。"
+    review = "平板买回家半个月，无法充电，开不了机，我要退货"
+    profile = ShopProfile(category="数码", policy=policy)
+    plan = plan_reply(understand(review, NEG), parse_policy(policy), profile, "warm")
+    assert plan.remedy is not None and plan.remedy.when == "quality" and plan.remedy.shipping == "shop"
