@@ -44,10 +44,17 @@ def test_bundled_writer_is_healthy_and_writes_chinese(cfg: NLPConfig) -> None:
     clf = load_classifier(cfg)
     review = "快递太慢了，等了一个星期，盒子也压坏了"
     sentiment = clf.classify([review])[0]
-    draft = writer.reply(ReplyRequest(review, sentiment, ShopProfile(name="小林家居")))[0]
+    req = ReplyRequest(review, sentiment, ShopProfile(name="小林家居"))
+    # by default the composer writes the reply: the customer's issues in the shop's words
+    default = writer.reply(req)[0]
+    assert default.params["path"] == "composer" and default.new_tokens == 0
+    assert "配送太慢" in default.text and default.ok
+    # asked for a candidate, the bundled model still writes a short reply (judged beside the composer's)
+    writer.cfg = writer.cfg.model_copy(update={"reply_candidates": 1})
+    draft = writer.reply(req)[0]
     assert draft.text, "the bundled writer produced nothing"
     assert sum("\u4e00" <= ch <= "\u9fff" for ch in draft.text) >= 5  # it answers in Chinese
-    assert 0 < draft.new_tokens <= 40
+    assert 0 < draft.new_tokens <= 40 and draft.params["first_ok"] in (True, False)
 
 
 def test_bundled_classifier_beats_chance(cfg: NLPConfig) -> None:
