@@ -489,6 +489,7 @@ class _SheetScan:
 
     def __init__(self, strings: array[int], limits: _Limits) -> None:
         self.strings = strings
+        self.longest = max(strings, default=0)  # for an index only some reader understands
         self.limits = limits
         self.row = self.column = self.last_row = self.last_column = 0
         self.chars = 0  # shared-string characters the cells copy
@@ -525,7 +526,7 @@ class _SheetScan:
         if _INDEX.fullmatch(index):
             n = self.strings[int(index)] if int(index) < len(self.strings) else 0
         else:  # an index only some reader understands: assume the longest string
-            n = max(self.strings, default=0)
+            n = self.longest
         if n > self.limits.max_cell_chars:
             raise ParseError("cell_too_long", row=self.row, limit=self.limits.max_cell_chars)
         self.chars += n

@@ -305,10 +305,13 @@ def compose(plan: ReplyPlan, profile: ShopProfile, policy: ParsedPolicy, review:
 
 
 def render(parts: _Parts, plan: ReplyPlan) -> str:
-    sentences = [parts.opening, parts.acknowledge, parts.body, parts.refusal, parts.closing]
-    sep = "" if plan.language == "zh" else " "
-    body = sep.join(s for s in sentences if s)
+    body = _join(plan, parts.opening, parts.acknowledge, parts.body, parts.refusal, parts.closing)
     return sign_off(body, plan.signature)
+
+
+def _join(plan: ReplyPlan, *sentences: str) -> str:
+    """Sentences of one reply: run together in Chinese, a space apart in English."""
+    return ("" if plan.language == "zh" else " ").join(s for s in sentences if s)
 
 
 def sign_off(reply: str, signature: str) -> str:
@@ -392,11 +395,7 @@ def _acknowledge(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
             said = rng.choice(bank).format(x=listed(good, plan.language))
         else:
             said = _praise(plan, rng, quote=quote)
-        return (
-            said + _minor_note(plan, rng, quote=quote)
-            if zh
-            else " ".join(s for s in (said, _minor_note(plan, rng, quote=quote)) if s)
-        )
+        return _join(plan, said, _minor_note(plan, rng, quote=quote))
     if bad and quote and (plan.complaints or plan.label == "negative"):
         many = len(bad) > 1
         issue_bank: tuple[str, ...] = (
@@ -474,7 +473,7 @@ def _body(plan: ReplyPlan, rng: random.Random) -> str:
         remedy = (_remedy_zh if zh else _remedy_en)(
             plan.remedy, plan.trigger or "any", plan.contacted, plan.alternatives
         )
-        return remedy + followup if zh else " ".join(s for s in (remedy, followup) if s)
+        return _join(plan, remedy, followup)
     if followup:
         return followup
     if plan.defer:

@@ -25,6 +25,7 @@ _KEEP_AS_IS = frozenset("，")
 _SPACE = frozenset(" \t\u00a0\u3000")  # \u3000 folds to " " too
 # Marks that only split a Chinese word when they stand between two CJK characters (红-包, 差—评)
 _SPLITTERS = frozenset("-_.·・•‐‑‒–—―~～/\\|*")
+_SKIP = _SPACE | _SPLITTERS  # dropped between two CJK characters
 # Letters that show as blank space (Hangul fillers): dropped everywhere
 _BLANKS = frozenset("\u115f\u1160\u3164\uffa0")
 
@@ -51,7 +52,7 @@ def folded(text: str) -> Folded:
         for c in _fold_char(ch):
             chars.append(c)
             origin.append(i)
-    keep = [not ((c in _SPACE or c in _SPLITTERS) and _between_cjk(chars, n)) for n, c in enumerate(chars)]
+    keep = [not (c in _SKIP and _between_cjk(chars, n)) for n, c in enumerate(chars)]
     return Folded(
         text,
         "".join(c for c, k in zip(chars, keep, strict=True) if k),
@@ -85,11 +86,10 @@ def is_cjk(ch: str) -> bool:
 
 
 def _between_cjk(chars: list[str], n: int) -> bool:
-    skip = _SPACE | _SPLITTERS
     before = n - 1
-    while before >= 0 and chars[before] in skip:
+    while before >= 0 and chars[before] in _SKIP:
         before -= 1
     after = n + 1
-    while after < len(chars) and chars[after] in skip:
+    while after < len(chars) and chars[after] in _SKIP:
         after += 1
     return before >= 0 and after < len(chars) and is_cjk(chars[before]) and is_cjk(chars[after])

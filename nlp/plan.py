@@ -84,8 +84,8 @@ class ReplyPlan:
     contacted: bool = False  # the customer already talked to us: follow up, don't start over
     explain: bool = False  # offer to look into what happened (logistics, no remedy applies)
     issues: tuple[Issue, ...] = ()  # the review's complaints and praise named in the shop's words
-    # The policy grants what the customer asked for under conditions this review does not show:
-    # point to after-sales rather than promise or refuse it.
+    # No remedy applies, but the policy grants what the customer asked for under conditions this
+    # review does not show: point to after-sales rather than promise or refuse it.
     defer: bool = False
     domain: Domain = "goods"  # the kind of shop (its closings and remedies differ)
     # Other remedies the same policy clause grants ("核实后补发或退款"): the customer may choose.
@@ -170,14 +170,11 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
     found = tuple(issues(u.review, domain))
     # Sarcastic "praise" is a complaint in disguise: it is never acknowledged as praise.
     acknowledge = _dedupe((*complaints, *(() if sarcastic else praise)))[:MAX_ACKNOWLEDGED]
-    named_trigger = next((i.trigger for i in found if i.polarity < 0 and i.trigger is not None), None)
-    # a named damage, wrong or missing item says more than a generic quality complaint
-    specific = next((i.trigger for i in found if i.polarity < 0 and i.trigger in _SPECIFIC), None)
-    trigger = (
-        (specific if complaints else None)
-        or complaint_trigger(complaints)
-        or (named_trigger if complaints else None)
-    )
+    # causes of the named complaints; a named damage, wrong or missing item says more than a
+    # generic quality complaint
+    named = [i.trigger for i in found if i.polarity < 0 and i.trigger is not None] if complaints else []
+    specific = next((t for t in named if t in _SPECIFIC), None)
+    trigger = specific or complaint_trigger(complaints) or next(iter(named), None)
     remedy = choose_remedy(policy, trigger, u.asks) if trigger is not None else None
     wanted = _wanted_kinds(u.asks)
     refuse = tuple(
@@ -225,7 +222,7 @@ def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, ton
         contacted="contacted" in u.flags,
         explain=remedy is None and (logistics_only or "explanation" in u.asks),
         issues=found,
-        defer=bool(granted) and (remedy is None or not any(remedy.kind in _ASK_KINDS[a] for a in granted)),
+        defer=bool(granted) and remedy is None,
         domain=domain,
         alternatives=_alternatives(policy, remedy),
     )

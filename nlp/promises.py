@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nlp.fold import fold
 from nlp.policy import ParsedPolicy, RemedyKind, Trigger
@@ -218,6 +219,14 @@ def _chinese_value(token: str) -> float | None:
     return float(total + section + (digit or 0))
 
 
+@lru_cache(maxsize=64)
+def _policy_terms(policy_text: str) -> tuple[str, frozenset[float]]:
+    """A policy's folded text and the money amounts it states: read once per policy, not once
+    for each reply checked against it."""
+    folded = fold(policy_text)
+    return folded, _money_values(folded)
+
+
 def _money_values(text: str) -> frozenset[float]:
     values = (_money_value(m) for m in _MONEY.finditer(text))
     return frozenset(v for v in values if v is not None)
@@ -285,7 +294,7 @@ def _promise_hits(reply: str, start: int, end: int) -> list[_Hit]:
 
 def _licensed(policy: ParsedPolicy, promise: _Promise, span: str, reasons: tuple[Trigger, ...]) -> bool:
     if not promise.kinds:  # 假一赔十, 双倍赔偿: only when the policy states that very multiple
-        folded = fold(policy.text)
+        folded = _policy_terms(policy.text)[0]
         return span in folded and any(span not in clause for clause in policy.refused)
     return any(policy.allows(kind, when) is not None for kind in promise.kinds for when in reasons)
 
@@ -339,7 +348,7 @@ def promise_findings(reply: str, source: Source, review: str, policy: ParsedPoli
     """
     findings: list[Finding] = list(_manipulation_findings(reply, source))
     review_reasons = reason_of(review)
-    allowed_money = _money_values(fold(policy.text))
+    allowed_money = _policy_terms(policy.text)[1]
     for start, end in sentences(reply):
         reasons = _licensing(reason_of(reply[start:end]) or review_reasons or ("any",))
         hits = _promise_hits(reply, start, end)

@@ -180,12 +180,10 @@ class Writer:
         streamer: Any = None,
         cancel: threading.Event | None = None,
     ) -> list[Draft]:
-        planned = self._plan(req) if isinstance(req, ReplyRequest) else None
-        prompt, n, kind, params = self._prompt(req, planned)
-        if not 1 <= n <= 5:
-            raise InputError("variants must be between 1 and 5")
-        if isinstance(req, ReplyRequest) and planned is not None:
-            return self._reply(req, planned, prompt, n, params, on_text, cancel)
+        if isinstance(req, ReplyRequest):
+            return self._reply(req, on_text, cancel)
+        prompt, n, kind, params = self._prompt(req)
+        _check_variants(n)
         stops = self._stops(kind)
         if on_text is not None and streamer is None:
             streamer = _CallbackStreamer(self.loaded.tokenizer, on_text, stops)
@@ -204,26 +202,27 @@ class Writer:
         return ranked[:n]
 
     def _reply(
-        self,
-        req: ReplyRequest,
-        planned: _Planned,
-        prompt: Prompt,
-        n: int,
-        params: dict[str, Any],
-        on_text: OnText | None,
-        cancel: threading.Event | None,
+        self, req: ReplyRequest, on_text: OnText | None, cancel: threading.Event | None
     ) -> list[Draft]:
         """The composer's drafts, or the judged model candidates topped up with them.
 
         Nothing of a model candidate is streamed: the judge may discard it, and a merchant must
         not watch one reply being written and then get another. `on_text` gets the chosen one.
+        The model's prompt is built only when the model is asked.
         """
+        planned = self._plan(req)
+        n = req.n
+        _check_variants(n)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
+        tone = req.tone or req.profile.tone
+        lang = req.profile.language if req.profile.language != "auto" else detect_language(req.review)
+        params = {**self._sampling(), "tone": tone, "language": lang, "label": req.sentiment.label}
         start = time.perf_counter()
         sampled: list[Draft] = []
         k = max(n, self.cfg.reply_candidates) if self.cfg.reply_candidates else 0
         if k:
+            prompt = self._reply_prompt(req, planned, tone, lang)
             texts, prompt_tokens, new_tokens = self._generate(
                 prompt, k, None, cancel, self._stops("reply"), _sources(req), stream_one=False
             )
@@ -239,8 +238,7 @@ class Writer:
                 )
                 for raw, count in zip(texts, new_tokens, strict=True)
             ]
-        ranked = sorted(sampled, key=lambda d: _demerits(req, d))
-        chosen = _choose(req, planned, sampled, ranked, n, params)
+        chosen = _choose(req, planned, sampled, n, params)
         if on_text is not None and chosen:
             on_text(chosen[0].text)
         return chosen
@@ -275,30 +273,24 @@ class Writer:
         policy = _parsed_policy(req.profile.policy)
         return _Planned(u, policy, plan_reply(u, policy, req.profile, req.tone or req.profile.tone))
 
-    def _prompt(
-        self, req: Request, planned: _Planned | None = None
-    ) -> tuple[Prompt, int, DraftKind, dict[str, Any]]:
-        sampling = {
+    def _sampling(self) -> dict[str, Any]:
+        return {
             "temperature": self.cfg.temperature,
             "top_p": self.cfg.top_p,
             "repetition_penalty": self.cfg.repetition_penalty,
             "max_new_tokens": self.cfg.max_new_tokens,
         }
-        if isinstance(req, ReplyRequest):
-            if not req.review.strip():
-                raise InputError("评价内容为空 / the review is empty")
-            tone = req.tone or req.profile.tone
-            lang = req.profile.language if req.profile.language != "auto" else detect_language(req.review)
-            s = req.sentiment
-            args = (req.review, s.label, s.aspects, req.profile, tone, lang)
-            # The bundled adapter learnt the bare prompt; only chat models are told the plan.
-            lines = tuple(planned.plan.lines()) if planned is not None else ()
-            p: Prompt = (
-                prompts.reply_chat(*args, plan=lines)
-                if self.chat
-                else prompts.reply_few_shot(*args, shots=self.shots)
-            )
-            return p, req.n, "reply", {**sampling, "tone": tone, "language": lang, "label": s.label}
+
+    def _reply_prompt(self, req: ReplyRequest, planned: _Planned, tone: Tone, lang: str) -> Prompt:
+        s = req.sentiment
+        args = (req.review, s.label, s.aspects, req.profile, tone, lang)
+        # The bundled adapter learnt the bare prompt; only chat models are told the plan.
+        if self.chat:
+            return prompts.reply_chat(*args, plan=tuple(planned.plan.lines()))
+        return prompts.reply_few_shot(*args, shots=self.shots)
+
+    def _prompt(self, req: CopyRequest | StrategyRequest) -> tuple[Prompt, int, DraftKind, dict[str, Any]]:
+        sampling = self._sampling()
         if isinstance(req, CopyRequest):
             if not req.facts.name.strip():
                 raise InputError("请提供商品名称 / the product needs a name")
@@ -397,13 +389,13 @@ def _demerits(req: Request, draft: Draft) -> tuple[bool, int, bool, int]:
     return not draft.text.strip(), errors, misses, len(draft.findings) - errors
 
 
+def _check_variants(n: int) -> None:
+    if not 1 <= n <= 5:
+        raise InputError("variants must be between 1 and 5")
+
+
 def _choose(
-    req: ReplyRequest,
-    planned: _Planned,
-    sampled: list[Draft],
-    ranked: list[Draft],
-    n: int,
-    params: dict[str, Any] | None = None,
+    req: ReplyRequest, planned: _Planned, sampled: list[Draft], n: int, params: dict[str, Any]
 ) -> list[Draft]:
     """The n best model candidates that pass the judge, topped up with the composer's drafts.
 
@@ -411,14 +403,13 @@ def _choose(
     first sampled one's verdict is what a single sample would have given (None: no sample).
     """
     first_ok = bool(sampled[0].text.strip()) and passes(list(sampled[0].findings)) if sampled else None
+    ranked = sorted(sampled, key=lambda d: _demerits(req, d))  # stable: ties keep sampling order
     chosen = [
         replace(d, params={**d.params, "path": "model", "first_ok": first_ok})
         for d in ranked
         if d.text.strip() and passes(list(d.findings))
     ][:n]
-    template = (
-        sampled[0] if sampled else Draft(kind="reply", text="", model_id=COMPOSER_ID, params=params or {})
-    )
+    template = sampled[0] if sampled else Draft(kind="reply", text="", model_id=COMPOSER_ID, params=params)
     seed = zlib.crc32(req.review.encode("utf-8"))
     texts = {d.text for d in chosen}
     attempt = 0

@@ -159,12 +159,18 @@ def test_a_return_asked_for_without_a_defect_falls_back_to_the_no_reason_return(
     assert _plan(_u("negative", SLOW, asks=("return",))).remedy is None
 
 
+NEG = Sentiment("negative", {"negative": 0.9, "neutral": 0.05, "positive": 0.05})
+
+
+def _planned(review: str, category: str, policy: str) -> ReplyPlan:
+    """The plan for a negative review, understood from its text, in a shop of this category."""
+    profile = ShopProfile(category=category, policy=policy)
+    return plan_reply(understand(review, NEG), parse_policy(policy), profile, "warm")
+
+
 def test_a_hotel_guest_gets_no_goods_remedy_or_refusal() -> None:
     review = "房间隔音很差，要求换房也不给换，前台态度冷淡"
-    profile = ShopProfile(
-        category="精品酒店", policy="入住期间设施有问题请联系前台，我们会及时维修或为您换房。"
-    )
-    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
+    plan = _planned(review, "精品酒店", "入住期间设施有问题请联系前台，我们会及时维修或为您换房。")
     assert plan.remedy is None and plan.refuse == ()
     assert [i.zh for i in plan.issues if i.polarity < 0] == ["隔音不好", "服务态度不好"]
 
@@ -172,45 +178,35 @@ def test_a_hotel_guest_gets_no_goods_remedy_or_refusal() -> None:
 def test_an_ask_the_policy_grants_for_some_cause_is_deferred_not_refused() -> None:
     # 坏果 are resent or refunded; this review's cause (frozen fruit) is not recognised as one
     review = "收到的时候已经冰成冰了，变成气球一样，要求退款"
-    profile = ShopProfile(
-        category="水果", policy="生鲜不支持无理由退货；坏果请在签收后24小时内拍照联系客服，核实后补发或退款。"
+    plan = _planned(
+        review, "水果", "生鲜不支持无理由退货；坏果请在签收后24小时内拍照联系客服，核实后补发或退款。"
     )
-    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
     assert "refund" not in plan.refuse and plan.defer
 
 
 def test_the_cause_comes_from_a_named_issue_when_the_points_show_none() -> None:
     review = "火龙果都烂掉了，太失望了"
-    profile = ShopProfile(category="水果", policy="坏果请在签收后24小时内拍照联系客服，核实后补发或退款。")
-    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
+    plan = _planned(review, "水果", "坏果请在签收后24小时内拍照联系客服，核实后补发或退款。")
     assert plan.remedy is not None and plan.remedy.kind in ("resend", "refund")
-
-
-NEG = Sentiment("negative", {"negative": 0.9, "neutral": 0.05, "positive": 0.05})
 
 
 def test_a_missing_item_under_a_silent_policy_is_pointed_to_after_sales_not_refused() -> None:
     review = "拆箱之后发现少了一件商品，要求补发"
-    profile = ShopProfile(
-        category="个护", policy="未拆封商品支持7天无理由退货；质量问题请拍照联系客服，核实后退款或换货。"
-    )
-    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
+    plan = _planned(review, "个护", "未拆封商品支持7天无理由退货；质量问题请拍照联系客服，核实后退款或换货。")
     assert "resend" not in plan.refuse and plan.defer
     assert plan.remedy is None  # no 无理由 return offered for the shop's own mistake
 
 
 def test_rotten_fruit_gets_the_policys_remedy_for_bad_fruit() -> None:
     review = "苹果太小了，而且外表看是好的，里面居然是烂的！"
-    profile = ShopProfile(
-        category="水果", policy="生鲜不支持无理由退货；坏果请在签收后24小时内拍照联系客服，核实后补发或退款。"
+    plan = _planned(
+        review, "水果", "生鲜不支持无理由退货；坏果请在签收后24小时内拍照联系客服，核实后补发或退款。"
     )
-    plan = plan_reply(understand(review, NEG), parse_policy(profile.policy), profile, "warm")
     assert plan.remedy is not None and plan.remedy.kind == "resend" and plan.alternatives == ("refund",)
 
 
 def test_a_defect_is_put_right_under_the_quality_clause_not_under_no_reason() -> None:
     policy = "支持7天无理由退货，退货运费买家承担；15天内质量问题包换，运费由我们承担；一年保修。"
     review = "平板买回家半个月，无法充电，开不了机，我要退货"
-    profile = ShopProfile(category="数码", policy=policy)
-    plan = plan_reply(understand(review, NEG), parse_policy(policy), profile, "warm")
+    plan = _planned(review, "数码", policy)
     assert plan.remedy is not None and plan.remedy.when == "quality" and plan.remedy.shipping == "shop"

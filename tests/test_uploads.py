@@ -220,21 +220,25 @@ def test_huge_shared_string_is_refused_before_the_reader_opens_it(tmp_path: Path
 _HEADER = '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'  # shared string 0: 评价内容
 
 
-def _shared_strings(*texts: str) -> str:
+def write_shared(path: Path, indices: list[str], *texts: str) -> Path:
+    """An XLSX whose column A names shared strings: row 1 string 0 (the header), row 2 on
+    `indices` as written; `texts` are the shared strings."""
+    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>{v}</v></c></row>' for r, v in enumerate(indices, 2))
+    write_xlsx(path, _sheet("A1", _HEADER + cells))
     items = "".join(f"<si><t>{text}</t></si>" for text in texts)
-    return f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{items}</sst>'
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "xl/sharedStrings.xml",
+            f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{items}</sst>',
+        )
+    return path
 
 
 def test_one_long_shared_string_named_by_many_cells_is_refused_in_bounded_memory(tmp_path: Path) -> None:
     # calamine copies a shared string into every cell naming it: 1 M characters x 5,000 cells
     # is 5 G characters from a file of ~200 KB (it aborted the process)
     noise = "".join(random.Random(7).choice("ab") for _ in range(1_000_000))
-    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>1</v></c></row>' for r in range(2, 5002))
-    path = write_xlsx(
-        tmp_path / "amplified.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}')
-    )
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", noise))
+    path = write_shared(tmp_path / "amplified.xlsx", ["1"] * 5_000, "评价内容", noise)
     assert path.stat().st_size < 400 * 1024
     got = probe(path)
     assert got["code"] == "cell_too_long"
@@ -244,24 +248,15 @@ def test_one_long_shared_string_named_by_many_cells_is_refused_in_bounded_memory
 
 def test_shared_text_copied_into_cells_is_capped(tmp_path: Path) -> None:
     # each string is under the cell cap, but 4,000 copies of 9,000 characters is 36 M
-    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>1</v></c></row>' for r in range(2, 4002))
-    path = write_xlsx(
-        tmp_path / "copies.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}')
-    )
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", "好" * 9_000))
+    path = write_shared(tmp_path / "copies.xlsx", ["1"] * 4_000, "评价内容", "好" * 9_000)
     with pytest.raises(ParseError, match="over 32 million characters") as info:
         read_table(path, MAX_BYTES, MAX_ROWS)
     assert info.value.code == "too_much_text"
 
 
 def test_shared_strings_within_the_caps_are_read(tmp_path: Path) -> None:
-    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>{r % 2 + 1}</v></c></row>' for r in range(2, 1002))
-    path = write_xlsx(
-        tmp_path / "ok.xlsx", _sheet("A1", f'<row r="1"><c r="A1" t="s"><v>0</v></c></row>{cells}')
-    )
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", "物流很快", "质量" * 4_000))
+    indices = [str(r % 2 + 1) for r in range(2, 1002)]
+    path = write_shared(tmp_path / "ok.xlsx", indices, "评价内容", "物流很快", "质量" * 4_000)
     table = read_table(path, MAX_BYTES, MAX_ROWS)
     assert len(table.rows) == 1000 and table.texts()[:2] == ["物流很快", "质量" * 4_000]
 
@@ -682,10 +677,7 @@ def _column_letters(n: int) -> str:
 
 def test_a_shared_string_index_with_a_plus_sign_is_counted(tmp_path: Path) -> None:
     # calamine reads "+1" as index 1 (Rust's integer parse); the scan read it as no index at all
-    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>+1</v></c></row>' for r in range(2, 402))
-    path = write_xlsx(tmp_path / "plus.xlsx", _sheet("A1", _HEADER + cells))
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("xl/sharedStrings.xml", _shared_strings("评价内容", "好" * 200_000))
+    path = write_shared(tmp_path / "plus.xlsx", ["+1"] * 400, "评价内容", "好" * 200_000)
     got = probe(path)
     assert got["code"] == "cell_too_long"
     assert isinstance(got["peak_mib"], float) and got["peak_mib"] < PEAK_MIB

@@ -25,14 +25,13 @@ from bot.handlers.common import (
     text_of,
     user_id,
 )
-from bot.handlers.errors import UserInformed, card_reason
+from bot.handlers.errors import card_reason, raise_if_unexpected
 from bot.handlers.start import cancel
 from bot.i18n import HTML, t
 from bot.messages import Streamer, answer, edit, settle
 from bot.parsing import pick, spec_pair, split_items
-from bot.runtime import BotError, Context
+from bot.runtime import Context
 from bot.store import Generation
-from nlp.errors import NLPError
 from nlp.types import LENGTHS, PLATFORMS, TONES, Draft, Length, Platform, ProductFacts, Tone
 
 VARIANTS = 2  # per /copy; each costs one generation
@@ -124,9 +123,8 @@ async def got_length(update: Update, context: Context) -> int | None:
     except Exception as exc:  # "writing…" becomes the reason, with the lengths to try again
         text = t(lang, "cp.failed_all", reason=card_reason(lang, exc))
         await settle(context.bot, chat_id(update), writing.message_id, text, keyboards.lengths(lang))
-        if isinstance(exc, NLPError | BotError):
-            return ASK_LENGTH
-        raise UserInformed(exc) from exc  # the state stays ASK_LENGTH as well
+        raise_if_unexpected(exc)  # the state stays ASK_LENGTH either way
+        return ASK_LENGTH
     for stored in variants:
         text = render.copy_variant(lang, _number(stored.draft), stored.draft)
         await reply(update, context, text, keyboards.copy_variant(lang, stored.generation_id))
@@ -181,9 +179,8 @@ async def _rewrite(
         status = t(lang, "cp.failed", reason=card_reason(lang, exc))
         text = render.copy_variant(lang, _number(_draft(old)), _draft(old), status)
         await settle(context.bot, chat, message_id, text, keyboards.copy_variant(lang, old.id))
-        if isinstance(exc, NLPError | BotError):
-            return
-        raise UserInformed(exc) from exc
+        raise_if_unexpected(exc)
+        return
     text = render.copy_variant(lang, _number(stored.draft), stored.draft)
     await settle(context.bot, chat, message_id, text, keyboards.copy_variant(lang, stored.generation_id))
 

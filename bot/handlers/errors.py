@@ -20,9 +20,17 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.i18n import HTML, esc, t
 from bot.messages import not_modified, send
 from bot.parsing import ParseError
-from bot.runtime import Context, RateLimited, ShuttingDown
+from bot.runtime import BotError, Context, RateLimited, ShuttingDown
 from bot.store import InvalidValue, NotFound, StoreBusy, StoreError, StoreFull, StoreReadOnly
-from nlp.errors import EngineBusy, EngineClosed, EngineTimeout, InputError, ModelLoadError, WorkerCrashed
+from nlp.errors import (
+    EngineBusy,
+    EngineClosed,
+    EngineTimeout,
+    InputError,
+    ModelLoadError,
+    NLPError,
+    WorkerCrashed,
+)
 from nlp.types import Language
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,14 @@ class UserInformed(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(f"{type(error).__name__}: {error}")
         self.error = error
+
+
+def raise_if_unexpected(error: Exception) -> None:
+    """After a card or status message showed the user why (`card_reason`): an expected error
+    (busy, timed out, rate-limited, restarting ...) ends there; any other is raised as
+    `UserInformed`, for the error handler's log but not for the user a second time."""
+    if not isinstance(error, NLPError | BotError):
+        raise UserInformed(error) from error
 
 
 def user_message(lang: Language, error: BaseException) -> HTML | None:

@@ -24,16 +24,15 @@ from telegram.ext import MessageHandler, filters
 
 from bot import render
 from bot.handlers.common import chat_id, reply, user_id
-from bot.handlers.errors import UserInformed, card_reason
+from bot.handlers.errors import card_reason, raise_if_unexpected
 from bot.i18n import HTML, t
 from bot.messages import EDIT_INTERVAL_S, edit, settle
 from bot.report import chart_png, labelled_csv
-from bot.runtime import BotError, Context
+from bot.runtime import Context
 from bot.services import FileUpload
 from bot.settings import LimitsConfig
 from bot.tables import ParseError, Table, read_table
 from nlp.digest import digest
-from nlp.errors import NLPError
 from nlp.types import Language, Sentiment
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
@@ -84,9 +83,8 @@ async def on_document(update: Update, context: Context) -> None:
     except Exception as exc:
         failed = t(lang, "file.failed", name=name, reason=card_reason(lang, exc))
         await settle(context.bot, chat, status.message_id, failed)
-        if isinstance(exc, NLPError | BotError):
-            return  # expected (rate-limited, busy, timed out, restarting): the message says it all
-        raise UserInformed(exc) from exc  # for the error handler's log, not for the user again
+        raise_if_unexpected(exc)  # expected ones end here: the message says it all
+        return
     results, before = triage.results, triage.stored_before
     body = report(lang, name, texts, results)
     if before is not None:  # a retry: say so, the reviews were not stored again

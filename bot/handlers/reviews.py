@@ -33,15 +33,14 @@ from bot.handlers.common import (
     text_of,
     user_id,
 )
-from bot.handlers.errors import UserInformed, card_reason
+from bot.handlers.errors import card_reason, raise_if_unexpected
 from bot.handlers.start import cancel
 from bot.i18n import t
 from bot.messages import Streamer, answer, edit, send, settle
 from bot.parsing import pick
-from bot.runtime import BotError, Context
+from bot.runtime import Context
 from bot.services import AnalysedReview, StoredDraft
 from bot.store import DraftHasErrors, FeedbackAction, Generation
-from nlp.errors import NLPError
 from nlp.types import TONES, Draft, Tone
 
 log = logging.getLogger(__name__)
@@ -107,9 +106,8 @@ async def stream_reply(
         status = t(lang, "card.failed", reason=card_reason(lang, exc))
         card = render.review_card(lang, review, status=status)
         await settle(bot, chat, message_id, card, keyboards.retry_reply(lang, review.review_id))
-        if isinstance(exc, NLPError | BotError):
-            return  # expected (busy, timed out, rate-limited, restarting): the card says it all
-        raise UserInformed(exc) from exc  # for the error handler's log, not for the user again
+        raise_if_unexpected(exc)  # expected ones end here: the card says it all
+        return
     card = render.review_card(lang, review, stored.draft)
     await settle(bot, chat, message_id, card, keyboards.review_card(lang, stored.generation_id))
 
