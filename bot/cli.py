@@ -5,7 +5,7 @@ xiaoer run                        the Telegram bot, long polling (XIAOER_TELEGRA
 xiaoer webhook                    the Telegram bot behind XIAOER_TELEGRAM__WEBHOOK_URL
 xiaoer analyze FILE -o OUT.csv    classify a CSV / XLSX / TXT of reviews
 xiaoer models verify|prefetch     build the bundled models now and report sizes and timings
-xiaoer train classifier|lexical|writer ...   fine-tune on your data (--help of each)
+xiaoer train classifier|lexical|tagger|writer ...   fine-tune on your data (--help of each)
 xiaoer eval classifier|writer ...            scores, TF-IDF side by side, the writer's checks
 """
 
@@ -24,6 +24,7 @@ log = logging.getLogger("xiaoer")
 TRAINERS = {
     "classifier": "training.train_classifier",
     "lexical": "training.train_lexical",
+    "tagger": "training.train_tagger",
     "writer": "training.train_writer",
 }
 
@@ -42,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     an.add_argument("-o", "--output", type=Path, required=True)
     mo = sub.add_parser("models", help="bundled model files")
     mo.add_argument("action", choices=["verify", "prefetch"])
-    tr = sub.add_parser("train", help="fine-tune the classifier, its lexical model, or the writer")
+    tr = sub.add_parser(
+        "train", help="fine-tune the classifier, its lexical model, the clause tagger, or the writer"
+    )
     tr.add_argument("what", choices=list(TRAINERS))
     tr.add_argument("options", nargs=argparse.REMAINDER, help="see xiaoer train WHAT --help")
     ev = sub.add_parser("eval", help="evaluate the classifier or the writer")

@@ -60,6 +60,9 @@ class WriterConfig(ModelConfig):
     # reviews, the bundled 270M model's single samples were rarely postable (see README, "Replies");
     # a bigger hub or served model is worth turning this on for.
     reply_candidates: int = Field(0, ge=0, le=8)
+    # The clause tagger that names a review's issues (nlp/tagger.py): "bundled" (the one shipped
+    # in nlp/adapters/tagger), a directory `xiaoer train tagger` wrote, or "none" (lexicon only).
+    tagger: str = "bundled"
 
 
 class EngineConfig(BaseModel):

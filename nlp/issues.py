@@ -12,16 +12,16 @@ the review says it was dirty. Rules only, synchronous and pure; matching runs on
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from nlp.fold import fold
 from nlp.policy import Trigger
+from nlp.tagger import ClauseTag
+from nlp.tags import DOMAINS, KEY_OF_NAME, Domain, GoodsKind, fits
 from nlp.types import Language
 
 MAX_ISSUES = 3
-Domain = Literal["goods", "food", "stay"]  # shops that ship goods, food delivery, hotels
-DOMAINS: tuple[Domain, ...] = ("goods", "food", "stay")
 _STAY = re.compile(r"酒店|宾馆|民宿|客栈|旅馆|公寓|度假|hotel|hostel|inn\b", re.IGNORECASE)
 _FOOD = re.compile(
     r"外卖|餐|饭|小吃|食堂|奶茶|咖啡|烧烤|火锅|烘焙|面馆|粉|麻辣烫|takeaway|restaurant", re.IGNORECASE
@@ -320,6 +320,8 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         -1,
         "商品和描述不符",
         "the item not matching its description",
+        food=("餐品和描述不符", "the dish not matching its description"),
+        stay=("实际情况和介绍不符", "the stay not matching its description"),
     ),
     # hotel stays
     _rule(
@@ -611,18 +613,19 @@ _PRAISE: tuple[_Rule, ...] = (
 _NEGATOR = re.compile(r"(?:不|没|没有|无|未|非|不是|并不|毫不)(?:太|很|是很|怎么|那么|够|算|大|是)?$")
 
 
-def issues(review: str, domain: Domain = "goods") -> list[Issue]:
+def issues(review: str, domain: Domain = "goods", kind: GoodsKind | None = None) -> list[Issue]:
     """Complaints (in order of mention), then praise; at most `MAX_ISSUES` of each, no repeats,
-    in the words of this kind of shop (a hotel's "等待太久" is a delivery shop's "配送太慢")."""
+    in the words of this kind of shop (a hotel's "等待太久" is a delivery shop's "配送太慢"), and
+    only those that can apply to this kind of goods (no "屏幕有问题" for apples)."""
     text = fold(review)
-    return [*_found(text, _COMPLAINTS, domain), *_found(text, _PRAISE, domain)]
+    return [*_found(text, _COMPLAINTS, domain, kind), *_found(text, _PRAISE, domain, kind)]
 
 
-def _found(text: str, rules: tuple[_Rule, ...], domain: Domain) -> list[Issue]:
+def _found(text: str, rules: tuple[_Rule, ...], domain: Domain, kind: GoodsKind | None) -> list[Issue]:
     hits: list[Issue] = []
     taken: list[tuple[int, int]] = []
     for rule in rules:
-        if domain not in rule.domains:
+        if domain not in rule.domains or not fits(KEY_OF_NAME.get(rule.zh), kind):
             continue
         zh, en = rule.wording.get(domain, (rule.zh, rule.en))
         for m in rule.pattern.finditer(text):
@@ -636,6 +639,43 @@ def _found(text: str, rules: tuple[_Rule, ...], domain: Domain) -> list[Issue]:
     for hit in sorted(hits, key=lambda i: i.start):
         unique.setdefault(hit.zh, hit)
     return list(unique.values())[:MAX_ISSUES]
+
+
+# How sure the tagger must be of a clause's polarity to overrule a lexicon hit of the other sign
+# ("服务员态度特别好" is no complaint about attitude).
+VETO = 0.7
+
+
+def tagged_issues(
+    review: str,
+    domain: Domain,
+    clauses: Sequence[tuple[int, int]],
+    tags: Sequence[ClauseTag],
+    kind: GoodsKind | None = None,
+) -> list[Issue]:
+    """The issues of a review read clause by clause: the lexicon's hits that the tagger does not
+    contradict, and the tagger's own tag where the lexicon named nothing of that sign. Complaints
+    (in order of mention), then praise; at most `MAX_ISSUES` of each."""
+    hits: list[Issue] = []
+    for (a, b), t in zip(clauses, tags, strict=True):
+        found = [
+            replace(i, start=a + i.start)
+            for i in issues(review[a:b], domain, kind)
+            if not (t.polarity == -i.polarity and t.polarity_p >= VETO)
+        ]
+        hits += found
+        if t.tag is None or not fits(t.tag.key, kind):
+            continue
+        if not any(i.polarity == t.tag.polarity for i in found):
+            zh, en = t.tag.name(domain, "zh"), t.tag.name(domain, "en")
+            hits.append(Issue(t.tag.aspect, t.tag.polarity, zh, en, a, t.tag.trigger))
+    out: list[Issue] = []
+    for polarity in (-1, 1):
+        unique: dict[str, Issue] = {}
+        for hit in sorted((h for h in hits if h.polarity == polarity), key=lambda i: i.start):
+            unique.setdefault(hit.zh, hit)
+        out += list(unique.values())[:MAX_ISSUES]
+    return out
 
 
 def listed(names: list[str], language: Language) -> str:

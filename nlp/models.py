@@ -16,8 +16,10 @@ from transformers import (
 from nlp.bundled import e5_dir, gemma_dir
 from nlp.classifier import Classifier
 from nlp.config import NLPConfig
+from nlp.errors import ModelLoadError
 from nlp.lexical import LexicalModel
 from nlp.loading import load_model, parse_source, resolve_adapter
+from nlp.tagger import Tagger
 from nlp.writer import Writer
 
 # Trained adapters shipped with the package are picked up automatically when present.
@@ -63,7 +65,21 @@ def load_writer(cfg: NLPConfig) -> Writer:
     loaded = load_model(
         w, AutoModelForCausalLM, bundled_dir=lambda: gemma_dir(cfg.cache_dir), default_adapter=default_adapter
     )
-    return Writer(loaded, w)
+    return Writer(loaded, w, load_tagger(w.tagger))
+
+
+def load_tagger(setting: str) -> Tagger | None:
+    """The clause tagger a setting names: "bundled", a directory, or "none"."""
+    if setting.strip().lower() == "none":
+        return None
+    directory = ADAPTERS / "tagger" if setting == "bundled" else Path(setting).expanduser()
+    try:
+        tagger = Tagger.load(directory)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"could not load the clause tagger in {directory}: {exc}") from exc
+    if tagger is None and setting != "bundled":
+        raise ModelLoadError(f"no clause tagger in {directory} (tagger.json and tagger.safetensors)")
+    return tagger
 
 
 def _is_sequence_classifier(name: str) -> bool:

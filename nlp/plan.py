@@ -11,11 +11,14 @@ the judge (nlp/judge.py) holds every candidate to it. Rules only, synchronous an
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from nlp.issues import Domain, Issue, domain_of, issues
+from nlp.issues import Issue, domain_of, issues, tagged_issues
 from nlp.policy import ParsedPolicy, Remedy, RemedyKind, Trigger
 from nlp.prompts import quote
+from nlp.tagger import ClauseTag
+from nlp.tags import Domain, goods_kind
 from nlp.types import ASPECTS, Label, Language, ShopProfile, Tone
 from nlp.understand import Ask, Point, Understanding
 
@@ -162,12 +165,24 @@ def describe_remedy(r: Remedy) -> str:
     return "，".join(parts)
 
 
-def plan_reply(u: Understanding, policy: ParsedPolicy, profile: ShopProfile, tone: Tone) -> ReplyPlan:
-    """What a reply to this review may and must say under this policy."""
+def plan_reply(
+    u: Understanding,
+    policy: ParsedPolicy,
+    profile: ShopProfile,
+    tone: Tone,
+    tags: Sequence[ClauseTag] | None = None,
+) -> ReplyPlan:
+    """What a reply to this review may and must say under this policy; `tags` are the clause
+    tagger's answers for `u.clauses` (None: the issues come from the lexicon alone)."""
     complaints, praise = u.complaints, u.praise
     sarcastic = "sarcasm" in u.flags
     domain = domain_of(profile.category)
-    found = tuple(issues(u.review, domain))
+    kind = goods_kind(profile.category) if domain == "goods" else None
+    if tags is None:
+        found = tuple(issues(u.review, domain, kind))
+    else:
+        spans = [(c.start, c.end) for c in u.clauses]
+        found = tuple(tagged_issues(u.review, domain, spans, tags, kind))
     # Sarcastic "praise" is a complaint in disguise: it is never acknowledged as praise.
     acknowledge = _dedupe((*complaints, *(() if sarcastic else praise)))[:MAX_ACKNOWLEDGED]
     # causes of the named complaints; a named damage, wrong or missing item says more than a

@@ -40,10 +40,12 @@ from nlp.config import WriterConfig
 from nlp.digest import ReviewDigest
 from nlp.errors import Cancelled, InputError
 from nlp.grounding import DigitVocab, NumberGrounding, numbers_in
+from nlp.issues import domain_of
 from nlp.judge import judge_reply, passes
 from nlp.loading import LoadedModel
 from nlp.plan import ReplyPlan, plan_reply
 from nlp.policy import ParsedPolicy, parse_policy
+from nlp.tagger import Tagger
 from nlp.types import Draft, DraftKind, Finding, Length, Platform, ProductFacts, Sentiment, ShopProfile, Tone
 from nlp.understand import Understanding, understand
 
@@ -109,9 +111,10 @@ def _parsed_policy(text: str) -> ParsedPolicy:
 
 
 class Writer:
-    def __init__(self, loaded: LoadedModel, cfg: WriterConfig) -> None:
+    def __init__(self, loaded: LoadedModel, cfg: WriterConfig, tagger: Tagger | None = None) -> None:
         self.loaded = loaded
         self.cfg = cfg
+        self.tagger = tagger  # None: a review's issues come from the lexicon alone
         tok = loaded.tokenizer
         self.chat = getattr(tok, "chat_template", None) is not None
         # A base model with a trained adapter learnt the bare prompt; without one it needs examples.
@@ -271,7 +274,12 @@ class Writer:
             raise InputError("评价内容为空 / the review is empty")
         u = req.understanding or understand(req.review, req.sentiment)
         policy = _parsed_policy(req.profile.policy)
-        return _Planned(u, policy, plan_reply(u, policy, req.profile, req.tone or req.profile.tone))
+        tags = None
+        if self.tagger is not None:
+            domain = domain_of(req.profile.category)
+            tags = self.tagger.tag([c.text for c in u.clauses], domain, req.sentiment.label)
+        tone = req.tone or req.profile.tone
+        return _Planned(u, policy, plan_reply(u, policy, req.profile, tone, tags))
 
     def _sampling(self) -> dict[str, Any]:
         return {

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.issues import Domain, domain_of, issues, listed
+from nlp.issues import domain_of, issues, listed
+from nlp.tags import Domain
 
 
 def named(review: str, polarity: int, domain: Domain = "goods") -> list[str]:
@@ -100,3 +101,25 @@ def test_the_main_complaints_raters_found_missing_are_named(
     review: str, domain: Domain, complaint: str
 ) -> None:
     assert complaint in named(review, -1, domain)
+
+
+@pytest.mark.parametrize(
+    ("category", "review", "named"),
+    [
+        # a shop's kind of goods decides which names can apply
+        ("数码家电", "手机太大了，屏幕有坏点", ["屏幕有坏点"]),
+        ("水果生鲜", "苹果很小，还烂了，效果不明显", ["果子个头偏小", "商品不够新鲜"]),
+        ("服装", "衣服尺码偏小，颜色和图片不一样", ["尺码不合适", "颜色和图片有差别"]),
+        ("手机", "衣服尺码偏小", []),
+        ("图书", "印刷模糊，纸张很薄", ["印刷和纸张质量"]),
+        ("洗发水", "用了没效果，屏幕有坏点", ["效果不明显"]),
+        ("家居", "屏幕有坏点，尺码偏小", ["屏幕有坏点", "尺码不合适"]),  # no known kind: all apply
+    ],
+)
+def test_names_that_cannot_apply_to_the_kind_of_goods_are_not_used(
+    category: str, review: str, named: list[str]
+) -> None:
+    from nlp.tags import goods_kind
+
+    kind = goods_kind(category)
+    assert [i.zh for i in issues(review, "goods", kind) if i.polarity < 0] == named

@@ -12,7 +12,7 @@ from nlp.models import load_classifier
 from nlp.types import LABELS
 from training.data import Example
 from training.metrics import classification_report
-from training.train_classifier import ClassifierTrainConfig, train
+from training.train_classifier import ClassifierTrainConfig, get_dataloaders, train
 
 
 def toy(n: int) -> list[Example]:
@@ -43,6 +43,7 @@ def test_tiny_training_learns_and_the_saved_adapter_reloads(tiny_encoder_dir: Pa
         lora_r=8,
         lora_top_layers=0,
         max_length=32,
+        group_by_length=False,  # 40 toy rows sorted by length make one-label batches
     )
     dev = toy(3)
     summary = train(cfg, toy(12), dev)
@@ -77,3 +78,29 @@ def test_every_numeric_config_field_is_a_command_line_flag() -> None:
     add_config_args(ap, ClassifierTrainConfig)
     args = ap.parse_args(["--lora-top-layers", "2", "--lr", "0.01", "--epochs", "3"])
     assert config_overrides(args, ClassifierTrainConfig) == {"lora_top_layers": 2, "lr": 0.01, "epochs": 3}
+
+
+def test_length_grouped_batches_hold_every_example_once_and_pad_little(tiny_encoder_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_encoder_dir)
+    texts = ["好" * n for n in range(1, 41)] * 3
+    examples = [Example(t, "positive" if i % 2 else "negative") for i, t in enumerate(texts)]
+    cfg = ClassifierTrainConfig(base=tiny_encoder_dir, out=Path("unused"), batch_size=8, max_length=64)
+    train_dl, _ = get_dataloaders(cfg, tok, examples, examples[:4])
+    seen, padded, real = [], 0, 0
+    for batch in train_dl:
+        mask = batch["attention_mask"]
+        assert len(mask) <= 8
+        padded += mask.numel()
+        real += int(mask.sum())
+        seen += [int(n) for n in mask.sum(1)]
+    assert sorted(seen) == sorted(len(tok("query: " + t)["input_ids"]) for t in texts)  # each once
+    assert padded < 1.1 * real  # shuffled batches of this set pad ~1.6x
+
+    ungrouped = ClassifierTrainConfig(
+        base=tiny_encoder_dir, out=Path("unused"), batch_size=8, group_by_length=False
+    )
+    plain_dl, _ = get_dataloaders(ungrouped, tok, examples, examples[:4])
+    plain = sum(b["attention_mask"].numel() for b in plain_dl)
+    assert plain > 1.3 * real

