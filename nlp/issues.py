@@ -496,7 +496,9 @@ _COMPLAINTS: tuple[_Rule, ...] = (
     _rule(
         _near(
             _STAFF,
-            r"态度|冷淡|不理|爱答不理|推诿|推委|推脱|敷衍|没笑过|不耐烦|拖延|骂|凶|不管|无赖|黑了|宰客|不讲理|理论",
+            # "态度" alone is no complaint: "客服态度很好" is praise
+            r"态度(?!(?:很|非常|特别|挺|超|都|也|还|真|蛮|十分|相当)*(?:好|不错|热情|亲切|周到|满意|可以|棒|温和|耐心|和蔼|友好|到位))"
+            r"|冷淡|不理|爱答不理|推诿|推委|推脱|敷衍|没笑过|不耐烦|拖延|骂|凶|不管|无赖|黑了|宰客|不讲理|理论",
             12,
         ),
         "service",
@@ -644,6 +646,7 @@ def _found(text: str, rules: tuple[_Rule, ...], domain: Domain, kind: GoodsKind 
 # How sure the tagger must be of a clause's polarity to overrule a lexicon hit of the other sign
 # ("服务员态度特别好" is no complaint about attitude).
 VETO = 0.7
+PRAISED_TAG = 0.6  # how sure of a complaint tag the tagger must be to name it in a review read as praise
 
 
 def tagged_issues(
@@ -652,19 +655,28 @@ def tagged_issues(
     clauses: Sequence[tuple[int, int]],
     tags: Sequence[ClauseTag],
     kind: GoodsKind | None = None,
+    *,
+    praised: bool = False,
 ) -> list[Issue]:
     """The issues of a review read clause by clause: the lexicon's hits that the tagger does not
     contradict, and the tagger's own tag where the lexicon named nothing of that sign. Complaints
-    (in order of mention), then praise; at most `MAX_ISSUES` of each."""
+    (in order of mention), then praise; at most `MAX_ISSUES` of each.
+
+    A review read as praise (`praised`) keeps only complaints the tagger reads as complaints too,
+    and the tagger's own complaint tags only when it is surer (`PRAISED_TAG`): a thank-you that
+    promises to fix what the customer never criticised is worse than one that skips a small gripe."""
     hits: list[Issue] = []
     for (a, b), t in zip(clauses, tags, strict=True):
         found = [
             replace(i, start=a + i.start)
             for i in issues(review[a:b], domain, kind)
             if not (t.polarity == -i.polarity and t.polarity_p >= VETO)
+            and not (praised and i.polarity < 0 and t.polarity != -1)
         ]
         hits += found
         if t.tag is None or not fits(t.tag.key, kind):
+            continue
+        if praised and t.tag.polarity < 0 and t.tag_p < PRAISED_TAG:
             continue
         if not any(i.polarity == t.tag.polarity for i in found):
             zh, en = t.tag.name(domain, "zh"), t.tag.name(domain, "en")

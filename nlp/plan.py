@@ -182,7 +182,7 @@ def plan_reply(
         found = tuple(issues(u.review, domain, kind))
     else:
         spans = [(c.start, c.end) for c in u.clauses]
-        found = tuple(tagged_issues(u.review, domain, spans, tags, kind))
+        found = tuple(tagged_issues(u.review, domain, spans, tags, kind, praised=u.label == "positive"))
     # Sarcastic "praise" is a complaint in disguise: it is never acknowledged as praise.
     acknowledge = _dedupe((*complaints, *(() if sarcastic else praise)))[:MAX_ACKNOWLEDGED]
     # causes of the named complaints; a named damage, wrong or missing item says more than a
@@ -190,6 +190,9 @@ def plan_reply(
     named = [i.trigger for i in found if i.polarity < 0 and i.trigger is not None] if complaints else []
     specific = next((t for t in named if t in _SPECIFIC), None)
     trigger = specific or complaint_trigger(complaints) or next(iter(named), None)
+    if _thanks(u) and not u.asks and trigger not in _SPECIFIC:
+        # a thank-you offers no exchange for a vague gripe nobody asked to have put right
+        trigger = None
     remedy = choose_remedy(policy, trigger, u.asks) if trigger is not None else None
     wanted = _wanted_kinds(u.asks)
     refuse = tuple(

@@ -123,3 +123,10 @@ def test_names_that_cannot_apply_to_the_kind_of_goods_are_not_used(
 
     kind = goods_kind(category)
     assert [i.zh for i in issues(review, "goods", kind) if i.polarity < 0] == named
+
+
+def test_a_good_word_about_the_staff_is_no_complaint_about_their_attitude() -> None:
+    assert named("客服态度很好，前台也很热情", -1) == []
+    assert named("前台服务员态度非常好", -1, "stay") == []
+    assert named("前台态度冷淡", -1, "stay") == ["服务态度不好"]
+    assert named("客服态度差", -1) == ["服务态度不好"]

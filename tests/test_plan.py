@@ -210,3 +210,14 @@ def test_a_defect_is_put_right_under_the_quality_clause_not_under_no_reason() ->
     review = "平板买回家半个月，无法充电，开不了机，我要退货"
     plan = _planned(review, "数码", policy)
     assert plan.remedy is not None and plan.remedy.when == "quality" and plan.remedy.shipping == "shop"
+
+
+def test_a_thank_you_offers_no_remedy_for_a_vague_gripe_unless_asked_or_something_arrived_broken() -> None:
+    praised = _plan(_u("positive", TASTY, FADES))
+    assert praised.thanks and praised.remedy is None
+    asked = _plan(_u("positive", TASTY, FADES, asks=("exchange",)))
+    assert asked.remedy is not None and asked.remedy.kind == "exchange"
+    broken = _plan(_u("positive", TASTY, BROKEN))
+    assert broken.remedy is not None and broken.remedy.kind == "resend"
+    # the same gripe in a complaint is put right
+    assert _plan(_u("negative", FADES)).remedy is not None

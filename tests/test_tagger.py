@@ -208,3 +208,37 @@ def test_a_tag_that_cannot_apply_to_the_goods_is_not_named() -> None:
         "尺码不合适"
     ]
     assert tagged_issues(review, "goods", split_clauses(review), sizing, "device") == []
+
+
+def test_the_writer_names_what_its_tagger_finds(tiny_gemma_dir: Path, tagger: Tagger) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from nlp.config import WriterConfig
+    from nlp.loading import load_model
+    from nlp.types import Sentiment, ShopProfile
+    from nlp.writer import ReplyRequest, Writer
+
+    cfg = WriterConfig(model=str(tiny_gemma_dir), dtype="float32", max_new_tokens=8)
+    loaded = load_model(cfg, AutoModelForCausalLM, bundled_dir=lambda: tiny_gemma_dir)
+    neg = Sentiment("negative", {"negative": 0.9, "neutral": 0.05, "positive": 0.05}, ())
+    req = ReplyRequest("快递员不送上门，还让我自己去快递点取", neg, ShopProfile(category="家居"))
+    with_tagger = Writer(loaded, cfg, tagger).reply(req)[0].text
+    without = Writer(loaded, cfg).reply(req)[0].text
+    assert "快递没有送货上门" in with_tagger
+    assert "快递没有送货上门" not in without
+
+
+def test_a_review_read_as_praise_names_only_complaints_the_tagger_agrees_with() -> None:
+    review = "客服态度很好，质量一般吧"
+    spans = split_clauses(review)
+    praise, unsure = ClauseTag(1, 0.9, BY_KEY["p_service"], 0.8), ClauseTag(0, 0.6, None, 0.7)
+    assert [i.zh for i in issues(review, "goods")] == ["质量不好", "服务"]  # the lexicon reads a gripe
+    assert "质量不好" in [i.zh for i in tagged_issues(review, "goods", spans, [praise, unsure])]
+    praised = tagged_issues(review, "goods", spans, [praise, unsure], praised=True)
+    assert [(i.zh, i.polarity) for i in praised] == [("服务", 1)]
+    # the tagger's own complaint tag needs more confidence in a review read as praise
+    review = "客服态度很好，还不知道耐不耐用"
+    spans = split_clauses(review)
+    weak = [praise, ClauseTag(-1, 0.9, BY_KEY["poor_quality"], 0.5)]
+    assert [i.zh for i in tagged_issues(review, "goods", spans, weak) if i.polarity < 0] == ["质量不好"]
+    assert [i for i in tagged_issues(review, "goods", spans, weak, praised=True) if i.polarity < 0] == []
