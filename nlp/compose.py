@@ -508,7 +508,7 @@ def _remedy_zh(r: Remedy, cause: Trigger, contacted: bool, also: tuple[RemedyKin
     """ "请把照片发给客服，核实为质量问题后可为您换货，来回运费由我们承担。" """
     proofs = "和".join(_ZH_REQUIRES[c] for c in r.requires if c in _ZH_REQUIRES)
     states = "、".join(_ZH_STATE[c] for c in r.requires if c in _ZH_STATE)
-    within = f"签收{r.days}天内" if r.days else ""
+    within = f"签收{r.days}天内" if r.days else f"收到后{r.hours}小时内" if r.hours else ""
     amount = r.amount if r.kind in ("compensation", "cash", "coupon") else ""
     kinds = "或".join(_ZH_KIND[k] for k in (r.kind, *also))
     kind = kinds + amount
@@ -538,7 +538,13 @@ def _remedy_zh(r: Remedy, cause: Trigger, contacted: bool, also: tuple[RemedyKin
 def _remedy_en(r: Remedy, cause: Trigger, contacted: bool, also: tuple[RemedyKind, ...] = ()) -> str:
     """ "Please send a photo to customer service; once we confirm a quality issue, we can exchange it." """
     proofs = " and ".join(_EN_REQUIRES[c] for c in r.requires if c in _EN_REQUIRES)
-    within = f" within {r.days} days of delivery" if r.days else ""
+    within = (
+        f" within {r.days} days of delivery"
+        if r.days
+        else f" within {r.hours} hours of delivery"
+        if r.hours
+        else ""
+    )
     if proofs:
         ask = (
             f"if you haven't yet, please add {proofs} in our chat"

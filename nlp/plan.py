@@ -156,6 +156,8 @@ def describe_remedy(r: Remedy) -> str:
         parts.append(f"限{r.when}")
     if r.days:
         parts.append(f"{r.days}天内")
+    elif r.hours:
+        parts.append(f"{r.hours}小时内")
     if r.requires:
         parts.append("需" + "、".join(r.requires))
     if r.shipping != "unstated":
@@ -187,7 +189,12 @@ def plan_reply(
     acknowledge = _dedupe((*complaints, *(() if sarcastic else praise)))[:MAX_ACKNOWLEDGED]
     # causes of the named complaints; a named damage, wrong or missing item says more than a
     # generic quality complaint
-    named = [i.trigger for i in found if i.polarity < 0 and i.trigger is not None] if complaints else []
+    # (with the tagger, its named complaints count even where the clause rules saw no complaint point)
+    named = (
+        [i.trigger for i in found if i.polarity < 0 and i.trigger is not None]
+        if complaints or tags is not None
+        else []
+    )
     specific = next((t for t in named if t in _SPECIFIC), None)
     trigger = specific or complaint_trigger(complaints) or next(iter(named), None)
     if _thanks(u) and not u.asks and trigger not in _SPECIFIC:

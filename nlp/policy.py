@@ -47,6 +47,7 @@ class Remedy:
     requires: tuple[str, ...] = ()
     amount: str = ""  # a stated amount, e.g. "5元"
     source: str = ""  # the clause of the policy it was read from
+    hours: int | None = None  # a time limit stated in hours ("送达后2小时内"), kept as stated
 
 
 class InvalidPolicyJSON(ValueError):
@@ -116,6 +117,7 @@ class ParsedPolicy:
                     requires=tuple(str(x) for x in r["requires"]),
                     amount=str(r["amount"]),
                     source=str(r["source"]),
+                    hours=None if r.get("hours") is None else int(r["hours"]),  # absent before hours
                 )
                 for r in data["remedies"]
             )
@@ -174,10 +176,16 @@ def _describe(r: Remedy, lang: Language) -> str:
     stated = r.when != "any" or any(w in r.source for w in ("无理由", "reason"))
     when = _TRIGGER_NAMES[r.when][i] if stated else ""
     if lang == "zh":
-        days = f"{r.days}天" if r.days is not None else ""
+        days = f"{r.days}天" if r.days is not None else f"{r.hours}小时" if r.hours is not None else ""
         text = f"{days}{when}{head}" if r.when == "any" else f"{when}{days and days + '内'}{head}"
     else:
-        days = f" within {r.days} days" if r.days is not None else ""
+        days = (
+            f" within {r.days} days"
+            if r.days is not None
+            else f" within {r.hours} hours"
+            if r.hours is not None
+            else ""
+        )
         text = f"{head} ({when}){days}" if when else f"{head}{days}"
     notes = [_PAYER_NAMES[r.shipping][i]] if r.kind != "shipping" else []
     notes += [_REQUIRE_NAMES.get(req, (req, req))[i] for req in r.requires]
@@ -225,7 +233,7 @@ _KINDS: tuple[tuple[RemedyKind, re.Pattern[str]], ...] = (
             r"退换|换货|包换|只换|可换|换新|更换|调换|换码|换尺码|换号|(?<![a-z])(?:exchanges?|replace\w*)"
         ),
     ),
-    ("resend", re.compile(r"补发|重发|补寄|(?<![a-z])(?:resend|re-?ship)")),
+    ("resend", re.compile(r"补发|重发|补寄|补送|重新送|重送|再送一份|(?<![a-z])(?:resend|re-?ship)")),
     ("refund", re.compile(r"(?<!仅)(?<!只)退款|退钱|退还|(?<![a-z])(?:refund\w*|money back)")),
     ("repair", re.compile(r"维修|保修|质保|返修|(?<![a-z])(?:repair\w*|warranty)")),
     ("compensation", re.compile(r"赔|补偿|(?<![a-z])compensat\w*")),
@@ -286,19 +294,20 @@ def _number(token: str) -> int | None:
     return _CN_DIGITS.get(token)
 
 
-def _days(clause: str) -> int | None:
+def _limit(clause: str) -> tuple[int | None, int | None]:
+    """The clause's time limit as (days, hours): "7天" -> (7, None), "2小时" -> (None, 2)."""
     m = _DAYS.search(clause)
     if m is None:
-        return None
+        return None, None
     n = _number(m.group(1))
     if n is None:
-        return None
+        return None, None
     unit = m.group(2)
     if unit.startswith(("小时", "hour")):
-        return max(1, n // 24)
+        return None, n
     if unit.startswith(("个月", "month")):
-        return n * 30
-    return n
+        return n * 30, None
+    return n, None
 
 
 def _triggers(clause: str) -> list[Trigger]:
@@ -339,6 +348,7 @@ class _Preamble:
     triggers: list[Trigger] = field(default_factory=list)
     requires: tuple[str, ...] = ()
     days: int | None = None
+    hours: int | None = None
 
 
 def parse_policy(text: str) -> ParsedPolicy:
@@ -370,39 +380,45 @@ def parse_policy(text: str) -> ParsedPolicy:
         requires = tuple(name for name, pattern in _REQUIRES if pattern.search(clause))
         amount_m = _AMOUNT.search(clause)
         amount = amount_m.group(0) if amount_m else ""
-        days = _days(clause)
+        days, hours = _limit(clause)
         if "除外" in clause and stated and any(r.shipping == "customer" for r in remedies):
             # "退换运费买家自理，质量问题除外": for those reasons the shop pays
             remedies += [Remedy("shipping", when, None, "shop", (), "", clause) for when in stated]
             continue
         if not kinds and payer == "unstated" and (stated or not requires):
             # A preamble of the next clause: "签收后如有破损请在24小时内拍照联系客服，我们会为您补发"
-            pending = _Preamble(stated or pending.triggers, pending.requires + requires, days or pending.days)
+            pending = _Preamble(
+                stated or pending.triggers,
+                pending.requires + requires,
+                days or pending.days,
+                hours or pending.hours,
+            )
             continue
         own = set(stated)  # reasons this clause names itself (not from a preamble)
         stated = stated or pending.triggers
         requires = tuple(dict.fromkeys(pending.requires + requires))
-        days = days if days is not None else pending.days
+        if days is None and hours is None:
+            days, hours = pending.days, pending.hours
         pending = _Preamble()
         if not kinds or (payer == "customer" and set(kinds) <= {"return", "exchange", "refund"}):
             # A modifier of the clauses before: who pays, or what must be shown.
             # "退换运费买家自理" after a quality clause still speaks of the no-reason returns
             whens = stated or (list(dict.fromkeys(["any", *last])) if payer == "customer" else last)
             for when in whens:
-                remedies = _modify(remedies, when, payer, requires, days, clause, when in own)
+                remedies = _modify(remedies, when, payer, requires, (days, hours), clause, when in own)
                 if payer == "shop":
-                    remedies.append(Remedy("shipping", when, days, "shop", requires, "", clause))
+                    remedies.append(Remedy("shipping", when, days, "shop", requires, "", clause, hours))
                 elif payer == "customer" and not any(r.kind in ("return", "exchange") for r in remedies):
                     stated_kinds: list[RemedyKind] = [k for k in kinds if k != "refund"] or ["return"]
                     for kind in stated_kinds:
-                        remedies.append(Remedy(kind, when, days, "customer", requires, "", clause))
+                        remedies.append(Remedy(kind, when, days, "customer", requires, "", clause, hours))
             continue
         triggers: list[Trigger] = stated or ["any"]
         for when in triggers:
             for kind in kinds:
-                remedies.append(Remedy(kind, when, days, payer, requires, amount, clause))
+                remedies.append(Remedy(kind, when, days, payer, requires, amount, clause, hours))
             if payer == "shop":
-                remedies.append(Remedy("shipping", when, days, "shop", (), "", clause))
+                remedies.append(Remedy("shipping", when, days, "shop", (), "", clause, hours))
         last = triggers
     return ParsedPolicy(text, tuple(remedies), tuple(refused))
 
@@ -420,7 +436,7 @@ def _modify(
     when: Trigger,
     payer: Payer,
     requires: tuple[str, ...],
-    days: int | None,
+    limit: tuple[int | None, int | None],
     clause: str,
     stated: bool = False,
 ) -> list[Remedy]:
@@ -440,8 +456,9 @@ def _modify(
                 r = replace(r, shipping=payer, source=f"{r.source}，{clause}")
             if requires:
                 r = replace(r, requires=tuple(dict.fromkeys(r.requires + requires)))
-            if days is not None and r.days is None:
-                r = replace(r, days=days)
+            days, hours = limit
+            if (days is not None or hours is not None) and r.days is None and r.hours is None:
+                r = replace(r, days=days, hours=hours)
         out.append(r)
     return out
 

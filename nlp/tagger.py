@@ -190,3 +190,24 @@ def encode(
         torch.tensor(offsets, dtype=torch.long),
         torch.tensor(weights, dtype=torch.float32),
     )
+
+
+def aspect_polarity(
+    clause_aspects: Sequence[Sequence[str]], tags: Sequence[ClauseTag], min_p: float = 0.5
+) -> dict[str, int]:
+    """Each aspect a review mentions with the sign of what its clauses say about it: "物流快，但
+    质量一般" -> {"logistics": 1, "quality": -1}. A clause's aspects are its tag's (when the tag
+    names one of nlp.types.ASPECTS) and the ones the aspect lexicon finds in it; its polarity
+    counts when the tagger is at least `min_p` sure. An aspect praised and criticised as often
+    gets 0 (mixed)."""
+    from nlp.types import ASPECTS
+
+    score: dict[str, int] = {}
+    for aspects, t in zip(clause_aspects, tags, strict=True):
+        named = list(aspects)
+        if t.tag is not None and t.tag.aspect in ASPECTS and t.tag.aspect not in named:
+            named.insert(0, t.tag.aspect)
+        polarity = t.polarity if t.polarity_p >= min_p else 0
+        for aspect in named:
+            score[aspect] = score.get(aspect, 0) + polarity
+    return {a: (s > 0) - (s < 0) for a, s in score.items()}

@@ -125,7 +125,20 @@ def test_parse_policy_days_conditions_and_amounts() -> None:
     fresh = parse_policy("生鲜不支持无理由退货，坏果包赔，签收后48小时内拍照联系客服")
     assert fresh.refused == ("生鲜不支持无理由退货",)
     (paid,) = fresh.remedies
-    assert (paid.days, paid.requires) == (2, ("photo",))
+    # a limit in hours stays in hours: "48小时" is not rounded to days, "2小时" not to "1天"
+    assert (paid.days, paid.hours, paid.requires) == (None, 48, ("photo",))
+    food = parse_policy("餐品漏送、错送或洒漏，请在送达后2小时内联系客服，核实后为您补送或退款。")
+    assert {(r.kind, r.when, r.hours) for r in food.remedies} == {
+        (kind, when, 2) for kind in ("resend", "refund") for when in ("damaged", "wrong_item", "missing")
+    }
+    assert "破损2小时内补发" in food.describe("zh") and "within 2 hours" in food.describe("en")
+    again = ParsedPolicy.from_json(food.to_json())
+    assert again == food
+    # a policy stored before hours were kept reads as it did
+    stored = food.to_json()
+    for r in stored["remedies"]:
+        del r["hours"]
+    assert {r.hours for r in ParsedPolicy.from_json(stored).remedies} == {None}
 
     returns = parse_policy("未拆封、不影响二次销售支持7天无理由退货，需提供开箱视频")
     assert returns.remedies[0].days == 7

@@ -242,3 +242,20 @@ def test_a_review_read_as_praise_names_only_complaints_the_tagger_agrees_with() 
     weak = [praise, ClauseTag(-1, 0.9, BY_KEY["poor_quality"], 0.5)]
     assert [i.zh for i in tagged_issues(review, "goods", spans, weak) if i.polarity < 0] == ["质量不好"]
     assert [i for i in tagged_issues(review, "goods", spans, weak, praised=True) if i.polarity < 0] == []
+
+
+def test_a_complaint_only_the_tagger_names_still_gets_the_policys_remedy() -> None:
+    from nlp.plan import plan_reply
+    from nlp.policy import parse_policy
+    from nlp.types import Sentiment, ShopProfile
+    from nlp.understand import understand
+
+    policy = parse_policy("餐品漏送、错送或洒漏，请在送达后2小时内联系客服，核实后为您补送或退款。")
+    review = "汤全撒在袋子里了"
+    u = understand(review, Sentiment("negative", {}, ()))
+    shop = ShopProfile(category="外卖", policy=policy.text)
+    assert plan_reply(u, policy, shop, "warm").remedy is None  # the rules read no complaint here
+    spilled = [ClauseTag(-1, 0.9, BY_KEY["spilled"], 0.9)]
+    plan = plan_reply(u, policy, shop, "warm", spilled)
+    assert [i.zh for i in plan.issues] == ["餐品洒漏"]
+    assert plan.remedy is not None and plan.remedy.kind in ("resend", "refund") and plan.remedy.hours == 2
