@@ -176,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dev", nargs="+", type=Path, required=True)
     ap.add_argument("--shared-dir", type=Path, default=Path("../shared/data/reviews"))
     ap.add_argument("--l2", nargs="+", type=float, default=[1e-4, 3e-5, 1e-5, 3e-6])
+    ap.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="a tag's least probability (default: chosen on dev by F0.5)",
+    )
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     try:
@@ -209,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         return (1 + b2) * p * r / (b2 * p + r) if p + r else 0.0
 
     tagger.threshold = max(thresholds, key=lambda t: weighted(thresholds[t]))
+    if args.threshold is not None:
+        tagger.threshold = args.threshold
+        thresholds[args.threshold] = score(tagger, dev)
     final = thresholds[tagger.threshold]
     print(f"chosen l2 {l2:g}, threshold {tagger.threshold}: {final.line()}")
     tagger.save(
