@@ -197,8 +197,9 @@ def plan_reply(
     )
     specific = next((t for t in named if t in _SPECIFIC), None)
     trigger = specific or complaint_trigger(complaints) or next(iter(named), None)
-    if _thanks(u) and not u.asks and trigger not in _SPECIFIC:
-        # a thank-you offers no exchange for a vague gripe nobody asked to have put right
+    if _thanks(u) and not u.asks and trigger in ("quality", "late"):
+        # a thank-you offers no exchange for a vague gripe nobody asked to have put right (a
+        # damaged, wrong or missing item, or a size that does not fit, is still put right)
         trigger = None
     remedy = choose_remedy(policy, trigger, u.asks) if trigger is not None else None
     wanted = _wanted_kinds(u.asks)

@@ -219,5 +219,7 @@ def test_a_thank_you_offers_no_remedy_for_a_vague_gripe_unless_asked_or_somethin
     assert asked.remedy is not None and asked.remedy.kind == "exchange"
     broken = _plan(_u("positive", TASTY, BROKEN))
     assert broken.remedy is not None and broken.remedy.kind == "resend"
+    small = _plan(_u("positive", PRETTY, SMALL))
+    assert small.remedy is not None and small.remedy.kind == "exchange"
     # the same gripe in a complaint is put right
     assert _plan(_u("negative", FADES)).remedy is not None
