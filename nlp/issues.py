@@ -685,7 +685,8 @@ def tagged_issues(
     for polarity in (-1, 1):
         unique: dict[str, Issue] = {}
         for hit in sorted((h for h in hits if h.polarity == polarity), key=lambda i: i.start):
-            unique.setdefault(hit.zh, hit)
+            # one name per tag: the lexicon's "屏幕有坏点" and the tagger's "屏幕有问题" are one issue
+            unique.setdefault(KEY_OF_NAME.get(hit.zh, hit.zh), hit)
         out += list(unique.values())[:MAX_ISSUES]
     return out
 

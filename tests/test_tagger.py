@@ -259,3 +259,13 @@ def test_a_complaint_only_the_tagger_names_still_gets_the_policys_remedy() -> No
     plan = plan_reply(u, policy, shop, "warm", spilled)
     assert [i.zh for i in plan.issues] == ["餐品洒漏"]
     assert plan.remedy is not None and plan.remedy.kind in ("resend", "refund") and plan.remedy.hours == 2
+
+
+def test_the_lexicon_and_the_tagger_do_not_name_one_issue_twice() -> None:
+    review = "屏幕有坏点，显示屏严重漏光"
+    spans = split_clauses(review)
+    screen = [
+        ClauseTag(-1, 0.9, BY_KEY["screen_defect"], 0.9),
+        ClauseTag(-1, 0.9, BY_KEY["screen_defect"], 0.9),
+    ]
+    assert [i.zh for i in tagged_issues(review, "goods", spans, screen, "device")] == ["屏幕有坏点"]
