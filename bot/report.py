@@ -1,7 +1,8 @@
 """The triage report of a review export: the labelled CSV and a chart.
 
 `labelled_csv` is what `xiaoer analyze` writes and what the bot sends back for an upload: the
-input columns plus label, p_negative, p_neutral, p_positive and aspects, one row per input row,
+input columns plus label, p_negative, p_neutral, p_positive, aspects and aspect_sentiment
+(`logistics:+;quality:-`, when the clause tagger is loaded), one row per input row,
 UTF-8 with a BOM so that Excel opens it; every cell goes through `safe_cell`, so that
 customer text such as `=HYPERLINK(...)` is shown, never run. `chart_png` draws the label counts and the most
 complained-about aspects with matplotlib (Agg, no display); it blocks, so the bot calls it on
@@ -25,7 +26,7 @@ from nlp.types import ASPECTS, LABELS, Language, Sentiment
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-EXTRA_COLUMNS = ["label", *(f"p_{label}" for label in LABELS), "aspects"]
+EXTRA_COLUMNS = ["label", *(f"p_{label}" for label in LABELS), "aspects", "aspect_sentiment"]
 CJK_FONT_HINTS = (
     "CJK",
     "WenQuanYi",
@@ -79,7 +80,10 @@ def labelled_csv(table: Table, results: Sequence[Sentiment | None]) -> bytes:
             writer.writerow(safe_row(row + [""] * len(EXTRA_COLUMNS)))
         else:
             probs = [f"{s.probs[label]:.4f}" for label in LABELS]
-            writer.writerow(safe_row([*row, s.label, *probs, ";".join(s.aspects)]))
+            polarity = ";".join(
+                f"{a}:{'+' if v > 0 else '-' if v < 0 else '0'}" for a, v in s.aspect_polarity
+            )
+            writer.writerow(safe_row([*row, s.label, *probs, ";".join(s.aspects), polarity]))
     return out.getvalue().encode("utf-8-sig")  # BOM: Excel opens it as UTF-8
 
 

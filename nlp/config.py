@@ -60,9 +60,6 @@ class WriterConfig(ModelConfig):
     # reviews, the bundled 270M model's single samples were rarely postable (see README, "Replies");
     # a bigger hub or served model is worth turning this on for.
     reply_candidates: int = Field(0, ge=0, le=8)
-    # The clause tagger that names a review's issues (nlp/tagger.py): "bundled" (the one shipped
-    # in nlp/adapters/tagger), a directory `xiaoer train tagger` wrote, or "none" (lexicon only).
-    tagger: str = "bundled"
 
 
 class EngineConfig(BaseModel):
@@ -80,6 +77,10 @@ class NLPConfig(BaseModel):
     classifier: ClassifierConfig = ClassifierConfig()
     writer: WriterConfig = WriterConfig()
     engine: EngineConfig = EngineConfig()
+    # The clause tagger (nlp/tagger.py) that names a review's issues for the reply plan and gives
+    # each aspect its polarity: "bundled" (nlp/adapters/tagger), a directory `xiaoer train tagger`
+    # wrote, or "none" (issues from the hand-written lexicon alone, no aspect polarity).
+    tagger: str = "bundled"
 
     @field_validator("cache_dir")
     @classmethod

@@ -48,7 +48,7 @@ def load_classifier(cfg: NLPConfig) -> Classifier:
         model_kwargs=kwargs,
     )
     lexical = LexicalModel.load(adapter) if adapter is not None and head is not None else None
-    return Classifier(loaded, c, lexical)
+    return Classifier(loaded, c, lexical, load_tagger(cfg.tagger))
 
 
 def _head_config(adapter: Path | None) -> PretrainedConfig | None:
@@ -65,7 +65,7 @@ def load_writer(cfg: NLPConfig) -> Writer:
     loaded = load_model(
         w, AutoModelForCausalLM, bundled_dir=lambda: gemma_dir(cfg.cache_dir), default_adapter=default_adapter
     )
-    return Writer(loaded, w, load_tagger(w.tagger))
+    return Writer(loaded, w, load_tagger(cfg.tagger))
 
 
 def load_tagger(setting: str) -> Tagger | None:
@@ -78,7 +78,9 @@ def load_tagger(setting: str) -> Tagger | None:
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"could not load the clause tagger in {directory}: {exc}") from exc
     if tagger is None and setting != "bundled":
-        raise ModelLoadError(f"no clause tagger in {directory} (tagger.json and tagger.safetensors)")
+        raise ModelLoadError(
+            f"XIAOER_NLP__TAGGER: no clause tagger in {directory} (tagger.json, tagger.safetensors)"
+        )
     return tagger
 
 

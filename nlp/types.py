@@ -39,6 +39,9 @@ class Sentiment:
     label: Label
     probs: dict[Label, float]  # sums to 1 over LABELS
     aspects: tuple[str, ...] = ()  # keys of ASPECTS, in order of first mention
+    # (aspect, -1 / 0 / 1) for each of `aspects`, when the clause tagger is loaded: what the
+    # review's clauses say about it ("物流快，但质量一般" -> logistics 1, quality -1)
+    aspect_polarity: tuple[tuple[str, int], ...] = ()
 
     @property
     def confidence(self) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -126,7 +127,16 @@ def test_analyze_writes_one_row_per_input_row(env: dict[str, str], tmp_path: Pat
     with out.open(encoding="utf-8-sig") as f:
         got = list(csv.DictReader(f))
     assert [r["订单号"] for r in got] == ["A1", "A2", "A3", "A4"]
-    assert list(got[0]) == ["订单号", "评价内容", "label", "p_negative", "p_neutral", "p_positive", "aspects"]
+    assert list(got[0]) == [
+        "订单号",
+        "评价内容",
+        "label",
+        "p_negative",
+        "p_neutral",
+        "p_positive",
+        "aspects",
+        "aspect_sentiment",
+    ]
     for r in (got[0], got[2], got[3]):
         assert r["label"] in ("positive", "neutral", "negative")
         probs = [float(r[f"p_{k}"]) for k in ("negative", "neutral", "positive")]
@@ -134,6 +144,10 @@ def test_analyze_writes_one_row_per_input_row(env: dict[str, str], tmp_path: Pat
     assert got[1]["label"] == ""  # an empty review is left unlabelled, not guessed
     assert got[0]["aspects"] == "logistics"
     assert got[2]["aspects"] == "quality;packaging"
+    # each aspect with the sign of what the review says of it (the bundled clause tagger)
+    assert re.fullmatch(r"logistics:[-+0]", got[0]["aspect_sentiment"])
+    assert re.fullmatch(r"quality:[-+0];packaging:[-+0]", got[2]["aspect_sentiment"])
+    assert got[1]["aspect_sentiment"] == got[3]["aspect_sentiment"] == ""
 
 
 def test_analyze_refuses_a_file_without_review_column(env: dict[str, str], tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from nlp.issues import issues, tagged_issues
 from nlp.models import load_tagger
 from nlp.tagger import NONE, ClauseTag, Tagger
 from nlp.tags import BY_KEY, TAGS
+from nlp.types import LABELS
 from nlp.understand import split_clauses
 from training.data import DataError, text_hash
 from training.train_tagger import Row, fit, read_clause_refs, score
@@ -269,3 +270,30 @@ def test_the_lexicon_and_the_tagger_do_not_name_one_issue_twice() -> None:
         ClauseTag(-1, 0.9, BY_KEY["screen_defect"], 0.9),
     ]
     assert [i.zh for i in tagged_issues(review, "goods", spans, screen, "device")] == ["屏幕有坏点"]
+
+
+def test_the_classifier_gives_each_aspect_the_sign_its_clauses_give_it(
+    tiny_encoder_dir: Path, tmp_path: Path
+) -> None:
+    from nlp.config import ClassifierConfig, NLPConfig
+    from nlp.models import load_classifier
+
+    clauses = [("物流很快", 1, ("p_delivery",)), ("质量一般", -1, ("poor_quality",)), ("我是周五买的", 0, ())]
+    rows = [
+        Row(c, "", "goods", lab, p, t, f"a{i}") for i, (c, p, t) in enumerate(clauses * 4) for lab in LABELS
+    ]
+    tagger = fit(rows, l2=1e-5, min_count=1)
+    tagger.threshold = 0.3
+    tagger.save(tmp_path / "tagger")
+    cfg = NLPConfig(
+        classifier=ClassifierConfig(model=str(tiny_encoder_dir), dtype="float32", adapter="none"),
+        tagger=str(tmp_path / "tagger"),
+    )
+    clf = load_classifier(cfg)
+    (s,) = clf.classify(["物流很快，但质量一般"])
+    assert s.aspects == ("logistics", "quality")
+    assert s.aspect_polarity == (("logistics", 1), ("quality", -1))
+    # no aspect, nothing to say; without a tagger, no polarity at all
+    assert clf.classify(["我是周五买的"])[0].aspect_polarity == ()
+    plain = load_classifier(cfg.model_copy(update={"tagger": "none"}))
+    assert plain.classify(["物流很快，但质量一般"])[0].aspect_polarity == ()
