@@ -107,28 +107,42 @@ class Tagger:
         return tag_logits.softmax(-1), pol_logits.softmax(-1)
 
     def tag(self, clauses: Sequence[str], domain: Domain, label: str) -> list[ClauseTag]:
-        if not clauses:
-            return []
-        tag_probs, pol_probs = self.probabilities(clauses, domain, label)
-        out = []
-        for t, p in zip(tag_probs, pol_probs, strict=True):
-            pi = int(p.argmax())
-            polarity: Polarity = POLARITIES[pi]  # type: ignore[assignment]
-            best = self._best(t, polarity, domain)
-            out.append(
-                ClauseTag(polarity, float(p[pi]), BY_KEY[self.tags[best]] if best else None, float(t[best]))
-            )
+        return self.tag_many([clauses], domain, [label])[0]
+
+    def tag_many(
+        self, reviews: Sequence[Sequence[str]], domain: Domain, labels: Sequence[str]
+    ) -> list[list[ClauseTag]]:
+        """`tag` for a batch of reviews (their clauses, their labels) in one pass over the weights."""
+        rows = [
+            features(c, clauses[i - 1] if i else "", domain, label)
+            for clauses, label in zip(reviews, labels, strict=True)
+            for i, c in enumerate(clauses)
+        ]
+        if not rows:
+            return [[] for _ in reviews]
+        tag_logits, pol_logits = self.logits(rows)
+        tag_rows, pol_rows = tag_logits.softmax(-1).tolist(), pol_logits.softmax(-1).tolist()
+        flat = [self._answer(t, p, domain) for t, p in zip(tag_rows, pol_rows, strict=True)]
+        out, start = [], 0
+        for clauses in reviews:
+            out.append(flat[start : start + len(clauses)])
+            start += len(clauses)
         return out
 
-    def _best(self, probs: torch.Tensor, polarity: int, domain: Domain) -> int:
+    def _answer(self, tag_probs: list[float], pol_probs: list[float], domain: Domain) -> ClauseTag:
+        pi = max(range(len(pol_probs)), key=pol_probs.__getitem__)
+        polarity: Polarity = POLARITIES[pi]  # type: ignore[assignment]
+        best = self._best(tag_probs, polarity, domain)
+        return ClauseTag(polarity, pol_probs[pi], BY_KEY[self.tags[best]] if best else None, tag_probs[best])
+
+    def _best(self, probs: list[float], polarity: int, domain: Domain) -> int:
         """The most probable tag that fits the clause's polarity and the shop (0: none), if sure."""
-        order = probs.argsort(descending=True).tolist()
-        for j in order:
+        for j in sorted(range(len(probs)), key=probs.__getitem__, reverse=True):
             if j == 0:
                 return 0
             tag = BY_KEY[self.tags[j]]
             if tag.polarity == polarity and domain in tag.domains:
-                return j if float(probs[j]) >= self.threshold else 0
+                return j if probs[j] >= self.threshold else 0
         return 0
 
     def save(self, directory: Path, extra: dict[str, object] | None = None) -> None:
