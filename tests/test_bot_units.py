@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 import pytest
 from telegram.constants import MessageLimit
@@ -148,11 +149,26 @@ def test_split_html_respects_the_limit_and_keeps_each_part_valid(line: str) -> N
 
 
 def test_labelled_csv_matches_the_cli_format() -> None:
-    table = Table(["订单号", "评价内容", "label"], [["A1", "物流慢", "x"], ["A2", "", "y"]], 1, "utf-8")
-    data = labelled_csv(table, [NEG, None]).decode("utf-8-sig").splitlines()
-    assert data[0] == "订单号,评价内容,input_label,label,p_negative,p_neutral,p_positive,aspects"
-    assert data[1] == "A1,物流慢,x,negative,0.9100,0.0500,0.0400,logistics"
-    assert data[2] == "A2,,y,,,,,"
+    table = Table(
+        ["订单号", "评价内容", "label"],
+        [["A1", "物流慢", "x"], ["A2", "", "y"], ["A3", "物流快，但质量一般", "z"]],
+        1,
+        "utf-8",
+    )
+    mixed = replace(
+        NEG, aspects=("logistics", "quality"), aspect_polarity=(("logistics", 1), ("quality", -1))
+    )
+    data = labelled_csv(table, [NEG, None, mixed]).decode("utf-8-sig").splitlines()
+    assert (
+        data[0]
+        == "订单号,评价内容,input_label,label,p_negative,p_neutral,p_positive,aspects,aspect_sentiment"
+    )
+    assert data[1] == "A1,物流慢,x,negative,0.9100,0.0500,0.0400,logistics,"  # no tagger: no polarity
+    assert data[2] == "A2,,y,,,,,,"
+    assert (
+        data[3]
+        == "A3,物流快，但质量一般,z,negative,0.9100,0.0500,0.0400,logistics;quality,logistics:+;quality:-"
+    )
 
 
 # -- logs ----------------------------------------------------------------------------------------
