@@ -6,9 +6,10 @@
 The label files hold references, not texts: file, row and sha1 of a review in the shared splits,
 a clause's start and end in it, its polarity (-1/0/1) and its tags (keys of nlp/tags.py, joined
 by ";"). Two multinomial logistic layers (tag, polarity) over sparse named features, fitted by
-L-BFGS; the L2 strength is chosen on dev by tag macro-F1 + polarity accuracy, then the
-threshold a tag's probability must reach by tag F1 on dev (issues named wrongly cost more than
-issues left unnamed: precision is weighted twice). Dev figures go into tagger.json.
+L-BFGS; the L2 strength is chosen on dev by tag F1 + polarity accuracy, then the threshold a
+tag's probability must reach, by F0.5 on dev (issues named wrongly cost more than issues left
+unnamed: precision is weighted twice) unless `--threshold` sets it. Dev figures go into
+tagger.json.
 """
 
 from __future__ import annotations
