@@ -29,7 +29,7 @@ from nlp.lexical import LexicalModel
 from nlp.loading import LoadedModel
 from nlp.tagger import Tagger, aspect_polarity
 from nlp.types import LABELS, Label, Sentiment
-from nlp.understand import split_clauses
+from nlp.understand import LABEL_POLARITY, split_clauses
 
 PREFIX = "query: "
 # Label descriptions for the zero-training mode, written for xiaoer. Several per label so the
@@ -105,7 +105,7 @@ class Classifier:
         for i, review, review_tags in zip(todo, clauses, tags, strict=True):
             s = results[i]
             signs = aspect_polarity([detect_aspects(c) for c in review], review_tags)
-            overall = {"negative": -1, "neutral": 0, "positive": 1}[s.label]
+            overall = LABEL_POLARITY[s.label]
             out[i] = replace(s, aspect_polarity=tuple((a, signs.get(a) or overall) for a in s.aspects))
         return out
 

@@ -197,7 +197,8 @@ def plan_reply(
     )
     specific = next((t for t in named if t in _SPECIFIC), None)
     trigger = specific or complaint_trigger(complaints) or next(iter(named), None)
-    if _thanks(u) and not u.asks and trigger in ("quality", "late"):
+    thanks = _thanks(u)
+    if thanks and not u.asks and trigger in ("quality", "late"):
         # a thank-you offers no exchange for a vague gripe nobody asked to have put right (a
         # damaged, wrong or missing item, or a size that does not fit, is still put right)
         trigger = None
@@ -243,7 +244,7 @@ def plan_reply(
         tone=tone,
         signature=profile.signature.strip(),
         language=profile.language if profile.language != "auto" else u.language,
-        thanks=_thanks(u),
+        thanks=thanks,
         trigger=trigger if remedy is not None else None,
         contacted="contacted" in u.flags,
         explain=remedy is None and (logistics_only or "explanation" in u.asks),

@@ -89,24 +89,12 @@ class Tagger:
         self.tags = tags
         self.threshold = threshold
 
-    def encode(self, rows: Sequence[Counter[str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(indices, offsets, weights) for embedding_bag: sublinear tf x idf, L2-normalised."""
-        return encode(rows, self.vocab, self.idf)
-
     def logits(self, rows: Sequence[Counter[str]]) -> tuple[torch.Tensor, torch.Tensor]:
-        idx, off, w = self.encode(rows)
+        idx, off, w = encode(rows, self.vocab, self.idf)
         bag = torch.nn.functional.embedding_bag
         tag = bag(idx, self.tag_weight, off, mode="sum", per_sample_weights=w) + self.tag_bias
         pol = bag(idx, self.pol_weight, off, mode="sum", per_sample_weights=w) + self.pol_bias
         return tag, pol
-
-    def probabilities(
-        self, clauses: Sequence[str], domain: Domain, label: str
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, T) tag and (N, 3) polarity probabilities of a review's clauses, in order."""
-        rows = [features(c, clauses[i - 1] if i else "", domain, label) for i, c in enumerate(clauses)]
-        tag_logits, pol_logits = self.logits(rows)
-        return tag_logits.softmax(-1), pol_logits.softmax(-1)
 
     def tag(self, clauses: Sequence[str], domain: Domain, label: str) -> list[ClauseTag]:
         return self.tag_many([clauses], domain, [label])[0]

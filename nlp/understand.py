@@ -665,7 +665,7 @@ def _sarcastic(norm: str, label: Label, clauses: Iterable[Clause], stars: int | 
 # Entry point
 # ---------------------------------------------------------------------------------------------
 
-_LABEL_POLARITY: dict[Label, Polarity] = {"negative": -1, "neutral": 0, "positive": 1}
+LABEL_POLARITY: dict[Label, Polarity] = {"negative": -1, "neutral": 0, "positive": 1}
 
 
 def understand(
@@ -687,7 +687,7 @@ def understand(
     clauses: list[Clause] = []
     for i, (a, b) in enumerate(spans):
         if clause_labels is not None:
-            polarity = _LABEL_POLARITY[clause_labels[i]]
+            polarity = LABEL_POLARITY[clause_labels[i]]
         else:
             contrasted = bool(_CONTRAST.match(norm, a))  # "物流快，但质量一般"
             polarity = _lexical_polarity(norm, a, b, complaint_context=complaint_context or contrasted)
