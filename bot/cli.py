@@ -5,8 +5,8 @@ xiaoer run                        the Telegram bot, long polling (XIAOER_TELEGRA
 xiaoer webhook                    the Telegram bot behind XIAOER_TELEGRAM__WEBHOOK_URL
 xiaoer analyze FILE -o OUT.csv    classify a CSV / XLSX / TXT of reviews
 xiaoer models verify|prefetch     build the bundled models now and report sizes and timings
-xiaoer train classifier|lexical|tagger|writer ...   fine-tune on your data (--help of each)
-xiaoer eval classifier|writer ...            scores, TF-IDF side by side, the writer's checks
+xiaoer train classifier|lexical|calibrate|tagger|writer ...   fine-tune on your data (--help of each)
+xiaoer eval classifier|aspects|writer ...    scores, TF-IDF side by side, aspect polarity, the writer's checks
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ log = logging.getLogger("xiaoer")
 TRAINERS = {
     "classifier": "training.train_classifier",
     "lexical": "training.train_lexical",
+    "calibrate": "training.calibrate",
     "tagger": "training.train_tagger",
     "writer": "training.train_writer",
 }
@@ -44,12 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     mo = sub.add_parser("models", help="bundled model files")
     mo.add_argument("action", choices=["verify", "prefetch"])
     tr = sub.add_parser(
-        "train", help="fine-tune the classifier, its lexical model, the clause tagger, or the writer"
+        "train",
+        help="fine-tune the classifier, its lexical model or calibration, the clause tagger, or the writer",
     )
     tr.add_argument("what", choices=list(TRAINERS))
     tr.add_argument("options", nargs=argparse.REMAINDER, help="see xiaoer train WHAT --help")
-    ev = sub.add_parser("eval", help="evaluate the classifier or the writer")
-    ev.add_argument("what", choices=["classifier", "writer"])
+    ev = sub.add_parser("eval", help="evaluate the classifier, its aspect polarity, or the writer")
+    ev.add_argument("what", choices=["classifier", "aspects", "writer"])
     ev.add_argument("options", nargs=argparse.REMAINDER, help="see xiaoer eval WHAT --help")
     args = parser.parse_args(argv)
     if args.command == "train":  # the training scripts read their own flags and no settings

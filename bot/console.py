@@ -24,7 +24,7 @@ from bot.parsing import spec_pair, split_items
 from bot.services import AnalysedReview, Services, StoredDraft
 from bot.store import DraftHasErrors, FeedbackAction, InvalidValue, NotFound, StoreError
 from nlp.errors import EngineError, InputError, ModelLoadError
-from nlp.types import ASPECTS, LENGTHS, PLATFORMS, TONES, Draft, Length, Platform, ProductFacts, Tone
+from nlp.types import LENGTHS, PLATFORMS, TONES, Draft, Length, Platform, ProductFacts, Tone
 
 CONSOLE_MERCHANT = 0  # the console's merchant id (Telegram ids are positive)
 AUTO_REPLIES = 5  # replies generated right away per batch; the rest on /reply N
@@ -114,7 +114,7 @@ class Console:
         self.batch = await self.services.analyse(self.merchant_id, message, source="console")
         for i, r in enumerate(self.batch, 1):
             s = r.sentiment
-            aspects = "、".join(ASPECTS[a] for a in s.aspects) or "—"
+            aspects = render.aspects_text("zh", s.aspects, dict(s.aspect_polarity))
             self.say(f"[{i}] {BADGE[s.label]} {s.confidence:.0%}  方面：{aspects}  {_short(r.text)}")
         order = sorted(range(len(self.batch)), key=lambda i: self.batch[i].sentiment.label != "negative")
         for i in order[:AUTO_REPLIES]:

@@ -177,7 +177,7 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "🔎 共 {total} 条评价：👍 {positive} · 😐 {neutral} · 👎 {negative}",
         "🔎 {total} reviews: 👍 {positive} · 😐 {neutral} · 👎 {negative}",
     ),
-    "summary_aspects": ("差评集中在：{aspects}", "Complaints are about: {aspects}"),
+    "summary_aspects": ("吐槽集中在：{aspects}", "Complaints are about: {aspects}"),
     "summary_order": ("下面是每条评价的卡片，差评在前。", "A card per review follows, negatives first."),
     "summary_more": (
         "前 {n} 条已自动写回复，其余点卡片上的 ✍️ 生成。",

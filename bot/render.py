@@ -19,7 +19,7 @@ from telegram.constants import MessageLimit
 from bot.i18n import HTML, aspect_name, esc, t
 from bot.services import AnalysedReview
 from bot.store import Feedback, Generation
-from nlp.digest import ReviewDigest
+from nlp.digest import ReviewDigest, digest
 from nlp.policy import ParsedPolicy
 from nlp.types import Draft, Finding, Label, Language, ShopProfile
 
@@ -40,9 +40,15 @@ def tone_name(lang: Language, tone: str) -> HTML:
     return t(lang, f"tone.{tone}")
 
 
-def aspects_text(lang: Language, aspects: Sequence[str]) -> str:
+SIGN_MARK = {1: "👍", -1: "👎", 0: "😐"}  # an aspect praised, complained about, mixed
+
+
+def aspects_text(lang: Language, aspects: Sequence[str], signs: dict[str, int] | None = None) -> str:
+    """ "物流👍、质量👎" where each aspect's sign is known, "物流、质量" where it is not."""
     sep = "、" if lang == "zh" else ", "
-    return sep.join(aspect_name(lang, a) for a in aspects) or t(lang, "none")
+    signs = signs or {}
+    named = (aspect_name(lang, a) + SIGN_MARK.get(signs.get(a, 2), "") for a in aspects)
+    return sep.join(named) or t(lang, "none")
 
 
 def findings(lang: Language, found: Sequence[Finding], ok_line: bool = False) -> HTML:
@@ -70,7 +76,7 @@ def review_card(
     s = review.sentiment
     lines: list[str] = [
         t(lang, "card.head", badge=badge(lang, s.label), confidence=f"{s.confidence:.0%}"),
-        t(lang, "card.aspects", aspects=aspects_text(lang, s.aspects)),
+        t(lang, "card.aspects", aspects=aspects_text(lang, s.aspects, dict(s.aspect_polarity))),
         HTML(f"<blockquote>{esc(short(review.text, QUOTE_CHARS))}</blockquote>"),
     ]
     if draft is not None:
@@ -87,17 +93,11 @@ def review_card(
 
 
 def summary(lang: Language, reviews: Sequence[AnalysedReview], auto: int) -> HTML:
-    counts = {label: 0 for label in ("positive", "neutral", "negative")}
-    complaints: dict[str, int] = {}
-    for r in reviews:
-        counts[r.sentiment.label] += 1
-        if r.sentiment.label == "negative":
-            for a in r.sentiment.aspects:
-                complaints[a] = complaints.get(a, 0) + 1
-    lines: list[str] = [t(lang, "summary", total=len(reviews), **counts)]
-    if complaints:
-        top = sorted(complaints, key=lambda a: (-complaints[a], a))[:4]
-        named = [f"{aspect_name(lang, a)} ×{complaints[a]}" for a in top]
+    d = digest([(r.text, r.sentiment) for r in reviews], examples=0)
+    lines: list[str] = [t(lang, "summary", total=d.total, **d.counts)]
+    worst = [a for a in d.aspects if a.negative > 0][:4]
+    if worst:
+        named = [f"{aspect_name(lang, a.aspect)} ×{a.negative}" for a in worst]
         lines.append(t(lang, "summary_aspects", aspects=("、" if lang == "zh" else ", ").join(named)))
     lines.append(t(lang, "summary_order"))
     if len(reviews) > auto:

@@ -326,6 +326,15 @@ MIGRATIONS: Final[list[tuple[int, str]]] = [
         ) WITHOUT ROWID
         """,
     ),
+    (
+        7,
+        # Each aspect's own polarity ([["logistics", 1], ["quality", -1]]): what the review's
+        # clauses say of it (nlp.types.Sentiment.aspect_polarity). '[]' for reviews stored before.
+        """
+        ALTER TABLE reviews ADD COLUMN aspect_polarity TEXT NOT NULL DEFAULT '[]'
+            CHECK (json_valid(aspect_polarity) AND json_type(aspect_polarity) = 'array')
+        """,
+    ),
 ]
 LATEST_VERSION: Final[int] = MIGRATIONS[-1][0]
 
@@ -363,21 +372,32 @@ class Upload:
     created_at: datetime
 
 
-def _upload_review_rows(
-    merchant_id: int, items: Sequence[tuple[str, Sentiment]]
-) -> list[tuple[int, str, str, float, float, float, str]]:
+ReviewRow = tuple[int, str, str, float, float, float, str, str]
+
+
+def _review_row(merchant_id: int, text: str, sentiment: Sentiment) -> ReviewRow:
+    """A classified review as `reviews` columns (merchant_id, text, label, p_negative,
+    p_neutral, p_positive, aspects, aspect_polarity), its probabilities checked."""
+    probs = sentiment.probs
+    if not all(isinstance(probs.get(label), int | float) for label in LABELS):
+        raise InvalidValue("probs", f"need a probability for each of {', '.join(LABELS)}")
+    if not all(math.isfinite(probs[label]) for label in LABELS):
+        raise InvalidValue("probs", "probabilities must be finite")
+    p = (float(probs["negative"]), float(probs["neutral"]), float(probs["positive"]))
+    polarity = [[str(a), int(v)] for a, v in sentiment.aspect_polarity]
+    return (
+        merchant_id,
+        text,
+        sentiment.label,
+        *p,
+        _json(list(sentiment.aspects), "aspects"),
+        _json(polarity, "aspect_polarity"),
+    )
+
+
+def _upload_review_rows(merchant_id: int, items: Sequence[tuple[str, Sentiment]]) -> list[ReviewRow]:
     """The reviews of an upload as `reviews` columns, checked as `add_reviews` checks them."""
-    rows: list[tuple[int, str, str, float, float, float, str]] = []
-    for text, sentiment in items:
-        probs = sentiment.probs
-        if not all(isinstance(probs.get(label), int | float) for label in LABELS):
-            raise InvalidValue("probs", f"need a probability for each of {', '.join(LABELS)}")
-        if not all(math.isfinite(probs[label]) for label in LABELS):
-            raise InvalidValue("probs", "probabilities must be finite")
-        aspects = _json(list(sentiment.aspects), "aspects")
-        p = (float(probs["negative"]), float(probs["neutral"]), float(probs["positive"]))
-        rows.append((merchant_id, text, sentiment.label, *p, aspects))
-    return rows
+    return [_review_row(merchant_id, text, sentiment) for text, sentiment in items]
 
 
 @dataclass(frozen=True)
@@ -508,6 +528,7 @@ def _review(row: aiosqlite.Row) -> StoredReview:
                 "positive": float(row["p_positive"]),
             },
             aspects=tuple(json.loads(row["aspects"])),
+            aspect_polarity=tuple((str(a), int(v)) for a, v in json.loads(row["aspect_polarity"])),
         ),
         source=cast(Source, row["source"]),
         created_at=_parse_ts(row["created_at"]),
@@ -669,8 +690,8 @@ def _private_dir(path: Path) -> None:
 # Columns selected for each record.
 _MERCHANT_COLS = "id, created_at, language, shop_name, category, tone, signature, policy, reply_language"
 _REVIEW_COLS = (
-    "id, merchant_id, text, label, p_negative, p_neutral, p_positive, aspects, source, "
-    "created_at, corrected_label"
+    "id, merchant_id, text, label, p_negative, p_neutral, p_positive, aspects, aspect_polarity, "
+    "source, created_at, corrected_label"
 )
 _GENERATION_COLS = (
     "id, merchant_id, kind, review_id, input_text, output_text, model_id, adapter_id, params, "
@@ -948,25 +969,7 @@ class Store:
     ) -> list[int]:
         """Store classified reviews in one transaction; their ids, in order. All or nothing."""
         _check_choice("source", source, SOURCES)
-        rows = []
-        for text, sentiment in items:
-            probs = sentiment.probs
-            if not all(isinstance(probs.get(label), int | float) for label in LABELS):
-                raise InvalidValue("probs", f"need a probability for each of {', '.join(LABELS)}")
-            if not all(math.isfinite(probs[label]) for label in LABELS):
-                raise InvalidValue("probs", "probabilities must be finite")
-            rows.append(
-                (
-                    merchant_id,
-                    text,
-                    sentiment.label,
-                    float(probs["negative"]),
-                    float(probs["neutral"]),
-                    float(probs["positive"]),
-                    _json(list(sentiment.aspects), "aspects"),
-                    source,
-                )
-            )
+        rows = [(*_review_row(merchant_id, text, sentiment), source) for text, sentiment in items]
         ids: list[int] = []
         async with self._tx() as db:
             await self._require_merchant(db, merchant_id)
@@ -974,7 +977,8 @@ class Store:
             for row in rows:
                 async with db.execute(
                     "INSERT INTO reviews (merchant_id, text, label, p_negative, p_neutral, p_positive,"
-                    " aspects, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    " aspects, aspect_polarity, source, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (*row, now),
                 ) as cur:
                     inserted = await cur.fetchone()
@@ -1064,7 +1068,7 @@ class Store:
                 return 0
             await db.executemany(
                 "INSERT INTO reviews (merchant_id, text, label, p_negative, p_neutral, p_positive,"
-                " aspects, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'file', ?)",
+                " aspects, aspect_polarity, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'file', ?)",
                 [(*row, now) for row in todo],
             )
             await db.execute(

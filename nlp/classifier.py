@@ -11,6 +11,8 @@ Two modes, picked from the checkpoint itself:
 A head-mode classifier may carry a lexical model beside it (nlp/lexical.py, saved in the same
 adapter directory by `xiaoer train lexical`): its positive-vs-negative log-odds are combined with
 the encoder's, with weights fitted on dev data; the neutral probability stays the encoder's.
+The result is temperature-scaled (nlp/calibration.py, `calibration.json` beside them) and, in
+binary mode (`labels="binary"`), reduced to positive vs negative.
 
 Synchronous and pure; batched with dynamic padding (texts sorted by length so each batch pads
 to its own longest review).
@@ -24,12 +26,13 @@ from dataclasses import replace
 import torch
 
 from nlp.aspects import detect_aspects
+from nlp.calibration import Calibration
 from nlp.config import ClassifierConfig
 from nlp.lexical import LexicalModel
 from nlp.loading import LoadedModel
 from nlp.tagger import Tagger, aspect_polarity
-from nlp.types import LABELS, Label, Sentiment
-from nlp.understand import LABEL_POLARITY, split_clauses
+from nlp.types import LABEL_POLARITY, LABELS, Label, Sentiment
+from nlp.understand import split_clauses
 
 PREFIX = "query: "
 # Label descriptions for the zero-training mode, written for xiaoer. Several per label so the
@@ -67,6 +70,7 @@ class Classifier:
         cfg: ClassifierConfig,
         lexical: LexicalModel | None = None,
         tagger: Tagger | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.loaded = loaded
         self.cfg = cfg
@@ -80,6 +84,7 @@ class Classifier:
             [next(lab for lab in LABELS if lab == n) for n in names] if self.mode == "head" else []
         )
         self.lexical = lexical if self.mode == "head" else None
+        self.calibration = calibration if calibration is not None and self.mode == "head" else Calibration()
         self._prototypes: torch.Tensor | None = None
 
     def classify(self, texts: Sequence[str]) -> list[Sentiment]:
@@ -110,7 +115,15 @@ class Classifier:
         return out
 
     def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
-        """(N, 3) probabilities over LABELS (negative, neutral, positive)."""
+        """(N, 3) calibrated probabilities over LABELS (negative, neutral, positive); in binary
+        mode neutral is 0."""
+        probs = self.raw_probabilities(texts)
+        if self.cfg.labels == "binary":
+            return self.calibration.binary(probs)
+        return self.calibration.three(probs)
+
+    def raw_probabilities(self, texts: Sequence[str]) -> torch.Tensor:
+        """Encoder (+ lexical model) probabilities before calibration, three labels."""
         probs = self.encoder_probabilities(texts)
         if self.lexical is not None:
             probs = self.lexical.combiner.combine(probs, self.lexical.logits(texts))

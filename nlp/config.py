@@ -41,6 +41,9 @@ class ClassifierConfig(ModelConfig):
 
     batch_size: int = Field(32, ge=1, le=512)
     max_length: int = Field(256, ge=16, le=512)  # tokens; longer reviews are truncated
+    # "three": positive / neutral / negative; "binary": positive / negative only (p_neutral = 0),
+    # for merchants who want good / bad. Both calibrated when the adapter has calibration.json.
+    labels: Literal["three", "binary"] = "three"
 
 
 class WriterConfig(ModelConfig):

@@ -12,9 +12,10 @@ from nlp.types import ASPECTS, LABELS, Label, Sentiment
 @dataclass(frozen=True)
 class AspectStat:
     aspect: str  # key of ASPECTS
-    negative: int  # negative reviews that mention it
+    negative: int  # reviews that complain about it (Sentiment.aspect_signs)
     total: int  # all reviews that mention it
-    examples: tuple[str, ...] = ()  # short quotes from negative reviews
+    examples: tuple[str, ...] = ()  # short quotes from reviews that complain about it
+    positive: int = 0  # reviews that praise it
 
 
 @dataclass(frozen=True)
@@ -39,21 +40,26 @@ class ReviewDigest:
 def digest(
     reviews: Sequence[tuple[str, Sentiment]], examples: int = 2, quote_chars: int = 40
 ) -> ReviewDigest:
-    """Count labels and, per aspect, how many reviews mention it and how many are negative."""
+    """Count labels and, per aspect, how many reviews mention, complain about and praise it.
+
+    An aspect's sign is its own where the clause tagger gave one ("物流快，但质量一般": logistics
+    praised, quality complained about), else the review's label."""
     counts: Counter[Label] = Counter(s.label for _, s in reviews)
     neg: Counter[str] = Counter()
+    pos: Counter[str] = Counter()
     total: Counter[str] = Counter()
     quotes: dict[str, list[str]] = {}
     for text, s in reviews:
-        for a in s.aspects:
+        for a, sign in s.aspect_signs().items():
             total[a] += 1
-            if s.label == "negative":
+            pos[a] += sign > 0
+            if sign < 0:
                 neg[a] += 1
                 q = quotes.setdefault(a, [])
                 if len(q) < examples:
                     q.append(text.strip().replace("\n", " ")[:quote_chars])
     stats = sorted(
-        (AspectStat(a, neg[a], total[a], tuple(quotes.get(a, []))) for a in total),
+        (AspectStat(a, neg[a], total[a], tuple(quotes.get(a, [])), pos[a]) for a in total),
         key=lambda s: (-s.negative, -s.total, s.aspect),
     )
     return ReviewDigest(len(reviews), {lab: counts.get(lab, 0) for lab in LABELS}, tuple(stats))

@@ -14,6 +14,7 @@ from transformers import (
 )
 
 from nlp.bundled import e5_dir, gemma_dir
+from nlp.calibration import Calibration
 from nlp.classifier import Classifier
 from nlp.config import NLPConfig
 from nlp.errors import ModelLoadError
@@ -48,7 +49,11 @@ def load_classifier(cfg: NLPConfig) -> Classifier:
         model_kwargs=kwargs,
     )
     lexical = LexicalModel.load(adapter) if adapter is not None and head is not None else None
-    return Classifier(loaded, c, lexical, load_tagger(cfg.tagger))
+    try:
+        calibration = Calibration.load(adapter if head is not None else None)
+    except (ValueError, OSError) as exc:  # a hand-edited or truncated calibration.json
+        raise ModelLoadError(f"the classifier's calibration cannot be read: {exc}") from exc
+    return Classifier(loaded, c, lexical, load_tagger(cfg.tagger), calibration)
 
 
 def _head_config(adapter: Path | None) -> PretrainedConfig | None:

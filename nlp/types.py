@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
+Polarity = Literal[-1, 0, 1]  # complaint, neither (or mixed), praise
+LABEL_POLARITY: dict[Label, Polarity] = {"negative": -1, "neutral": 0, "positive": 1}
 
 Tone = Literal["warm", "professional", "concise", "apologetic"]
 TONES: tuple[Tone, ...] = ("warm", "professional", "concise", "apologetic")
@@ -46,6 +48,13 @@ class Sentiment:
     @property
     def confidence(self) -> float:
         return self.probs[self.label]
+
+    def aspect_signs(self) -> dict[str, int]:
+        """Each aspect's sign: its own polarity where the clause tagger gave one, else the
+        review's label (a complaint in a negative review, praise in a positive one)."""
+        if self.aspect_polarity:
+            return dict(self.aspect_polarity)
+        return dict.fromkeys(self.aspects, LABEL_POLARITY[self.label])
 
 
 @dataclass(frozen=True)

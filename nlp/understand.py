@@ -22,7 +22,7 @@ from typing import Literal, get_args
 
 from nlp.aspects import aspect_spans
 from nlp.checks import detect_language
-from nlp.types import Label, Language, Sentiment
+from nlp.types import LABEL_POLARITY, Label, Language, Polarity, Sentiment
 
 Ask = Literal[
     "refund",
@@ -39,7 +39,6 @@ Ask = Literal[
 ASKS: tuple[Ask, ...] = get_args(Ask)
 Flag = Literal["contacted", "left", "safety", "threat", "sarcasm", "followup", "injection", "misuse"]
 FLAGS: tuple[Flag, ...] = get_args(Flag)
-Polarity = Literal[-1, 0, 1]
 
 MAX_POINTS = 4
 # Longest quote a reply may take from the review; English words need more characters.
@@ -664,8 +663,6 @@ def _sarcastic(norm: str, label: Label, clauses: Iterable[Clause], stars: int | 
 # ---------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------
-
-LABEL_POLARITY: dict[Label, Polarity] = {"negative": -1, "neutral": 0, "positive": 1}
 
 
 def understand(

@@ -223,7 +223,7 @@ async def test_pasted_review_gets_a_card_with_a_reply(
     async with bot_running(tg, settings, models.engine_factory()):
         tg.user_message(ZH, "物流太慢了，包装也破了")
         card = await tg.wait_for_message(ZH, "💬 建议回复")
-        assert "方面：物流、包装" in (card.text or "")
+        assert "方面：物流👎、包装👎" in (card.text or "")
         assert "置信度" in (card.text or "")
         assert card.button_data("重新生成").startswith("v1:rv:regen:")
         assert {b.text for b in card.buttons()} >= {
@@ -260,7 +260,7 @@ async def test_several_reviews_summary_negatives_first_and_reply_on_request(
         await tg.wait_for(lambda: len([t for t in tg.sent_texts(ZH) if "💬 建议回复" in t]) == 5, timeout=20)
         sent = tg.sent_texts(ZH)
         assert sent[0].startswith("🔎 共 7 条评价：👍 4 · 😐 1 · 👎 2")
-        assert "差评集中在：物流 ×1、包装 ×1" in sent[0]
+        assert "吐槽集中在：物流 ×1、包装 ×1" in sent[0]
         cards = sent[1:]
         assert [c.split(" · ")[0] for c in cards[:2]] == ["👎 差评", "👎 差评"]  # negatives first
         assert "物流太慢了" in cards[0] and "包装破了" in cards[1]
@@ -805,6 +805,6 @@ async def test_bundled_models_answer_a_review(tg: FakeTelegram, tmp_path: Path) 
         tg.user_message(ZH, "物流太慢了，包装也破了，很失望")
         card = await tg.wait_for_message(ZH, "💬 建议回复", timeout=600)
     text = card.text or ""
-    assert "方面：物流、包装" in text
+    assert "方面：物流👎、包装👎" in text
     reply = text.split("💬 建议回复", 1)[1]
     assert len(reply.strip()) > 10, text  # the bundled writer wrote something

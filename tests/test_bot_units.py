@@ -13,9 +13,10 @@ from bot import callbacks as cb
 from bot.i18n import HTML, TEXTS, esc, language_of, placeholders, t
 from bot.logs import MASK, RedactSecrets
 from bot.parsing import Table
-from bot.render import findings, review_card, split_html
+from bot.render import findings, review_card, split_html, summary
 from bot.report import labelled_csv
 from bot.services import AnalysedReview
+from nlp.digest import digest
 from nlp.types import Draft, Finding, Sentiment
 from tests.fake_telegram import parse_html
 
@@ -146,6 +147,28 @@ def test_split_html_respects_the_limit_and_keeps_each_part_valid(line: str) -> N
     plain = [parse_html(p)[0] for p in parts]  # each part is valid HTML on its own
     joined = "".join(plain).replace("\n", "")
     assert joined == parse_html(text)[0].replace("\n", "")
+
+
+def test_cards_and_summary_read_each_aspects_own_polarity() -> None:
+    mixed = replace(
+        NEG, aspects=("logistics", "quality"), aspect_polarity=(("logistics", 1), ("quality", -1))
+    )
+    card = parse_html(review_card("zh", AnalysedReview(1, "物流快，但质量太差", mixed)))[0]
+    assert "方面：物流👍、质量👎" in card
+    assert "Aspects: delivery\n" in parse_html(review_card("en", AnalysedReview(1, "x", NEG)))[0]  # no signs known
+    # praised logistics in a negative review is not a logistics complaint; a complaint inside a
+    # positive review is one
+    pos = Sentiment(
+        "positive", {"negative": 0.1, "neutral": 0.1, "positive": 0.8}, ("taste", "packaging"),
+        (("taste", 1), ("packaging", -1)),
+    )  # fmt: skip
+    reviews = [AnalysedReview(1, "a", mixed), AnalysedReview(2, "b", pos), AnalysedReview(3, "c", NEG)]
+    text = parse_html(summary("zh", reviews, 5))[0]
+    assert "共 3 条评价：👍 1 · 😐 0 · 👎 2" in text
+    assert "吐槽集中在：物流 ×1、包装 ×1、质量 ×1" in text
+    d = digest([(r.text, r.sentiment) for r in reviews])
+    stats = {a.aspect: (a.negative, a.positive, a.total) for a in d.aspects}
+    assert stats == {"logistics": (1, 1, 2), "quality": (1, 0, 1), "taste": (0, 1, 1), "packaging": (1, 0, 1)}
 
 
 def test_labelled_csv_matches_the_cli_format() -> None:

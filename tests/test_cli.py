@@ -79,7 +79,7 @@ def test_console_session_through_stdin(env: dict[str, str], tmp_path: Path) -> N
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "[1]" in out and "[2]" in out  # both reviews got a card
-    assert "方面：物流、包装" in out
+    assert "方面：物流👎、包装👎" in out
     assert out.count("💬 回复") == 2  # a reply for each review
     assert "已记录" in out  # /accept stored
     assert "没有第 9 条评价" in out

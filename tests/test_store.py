@@ -144,6 +144,7 @@ async def test_version_1_database_is_upgraded(cfg: StorageConfig) -> None:
         assert merchant.profile == ShopProfile("老店", "茶叶", "professional", "—老店", "七天无理由", "zh")
         [old] = await s.recent_reviews(A)
         assert old.text == "茶叶很香" and old.sentiment.aspects == ("taste",) and old.corrected_label is None
+        assert old.sentiment.aspect_polarity == ()  # column added by migration 7, empty for old rows
         await s.correct_label(A, old.id, "neutral")  # column added by migration 2
         assert await s.count_usage(A, "reviews") == 1  # table added by migration 2
 
@@ -557,9 +558,11 @@ async def test_everything_survives_close_and_reopen(cfg: StorageConfig, clock: C
     async with Store(cfg, clock=clock) as s:
         merchant = await s.get_or_create_merchant(A, language="en")
         profile = await s.update_profile(A, name="持久店", signature="—持久店", policy="十五天退换")
-        ids = await s.add_reviews(
-            A, [("好评", sent(aspects=("quality",))), ("差评", sent("negative", 0.9))], "file"
+        mixed = replace(
+            sent("negative", 0.9, ("logistics", "quality")), aspect_polarity=(("logistics", 1), ("quality", -1))
         )
+        ids = await s.add_reviews(A, [("好评", sent(aspects=("quality",))), ("物流快质量差", mixed)], "file")
+        assert await s.add_upload_reviews(A, "f1", "r.csv", 1, 0, [("又一条", mixed)]) == 1
         await s.correct_label(A, ids[1], "neutral")
         gen_id = await s.add_generation(A, draft("回复"), "差评", ids[1])
         await s.add_feedback(A, gen_id, "edited", "新回复")
@@ -582,5 +585,8 @@ async def test_everything_survives_close_and_reopen(cfg: StorageConfig, clock: C
             await s.stats(),
         )
         assert after == before
-        assert after[4] == {"merchants": 1, "reviews": 2, "generations": 1, "feedback": 1}
+        assert after[4] == {"merchants": 1, "reviews": 3, "generations": 1, "feedback": 1}
+        stored = {r.text: r.sentiment for r in after[0]}
+        assert stored["物流快质量差"].aspect_polarity == (("logistics", 1), ("quality", -1))
+        assert stored["又一条"] == mixed and stored["好评"].aspect_polarity == ()
         assert await s.usage_summary() == {"replies": 2}

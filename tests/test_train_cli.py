@@ -68,7 +68,28 @@ def test_train_classifier_then_lexical_then_eval_with_the_tfidf_baseline(
     assert meta["dev"]["binary/lexical"]["accuracy"] == 1.0  # the dev phrasings share the train n-grams
     assert set(meta["dev_macro_f1_by_l2"]) == {"0.001", "0.0001"}
 
+    r = xiaoer(
+        ["train", "calibrate", "--adapter", str(adapter), "--model", str(tiny_encoder_dir),
+         "--dev", str(tmp_path / "shop_dev.csv")],
+        env, tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    cal = json.loads((adapter / "calibration.json").read_text())
+    assert cal["temperature"] == 1.0 and 0.05 <= cal["binary_temperature"] <= 20  # no 3-class refs given
+    dev = cal["dev"]["binary"]
+    assert dev["rows"] == 10 and dev["after"]["nll"] <= dev["before"]["nll"] + 1e-4
+    assert dev["after"]["accuracy"] == dev["before"]["accuracy"]
+
     env = env | {"XIAOER_NLP__CLASSIFIER__ADAPTER": str(adapter)}
+    r = xiaoer(
+        ["eval", "classifier", "--test", str(test)],
+        env | {"XIAOER_NLP__CLASSIFIER__LABELS": "binary"},
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    row = next(line for line in r.stdout.splitlines() if line.startswith("| shop_test |"))
+    assert [c.strip() for c in row.strip("|").split("|")][4] == "0.0%"  # binary mode never answers neutral
+    assert "labels binary" in r.stdout
     report = tmp_path / "out" / "report.md"
     r = xiaoer(
         ["eval", "classifier", "--test", str(test), "--baseline-train", str(train), "-o", str(report)],
@@ -241,3 +262,58 @@ def test_train_refs_only_train_and_never_leak_a_dev_text(
     assert "neutral" not in dev_part  # hard cases never reach dev
     # the references keep their own label; a dev text is not trained on under its hard label
     assert "'neutral': 3" in train_part
+
+
+def test_aspect_scores_compare_signs_where_both_name_the_aspect() -> None:
+    from training.evaluate import AspectScores, parse_aspect_signs
+
+    s = AspectScores()
+    s.add({"logistics": 1, "quality": -1, "price": 0}, {"logistics": 1, "quality": 1, "service": -1}, 1)
+    assert (s.gold, s.detected, s.both, s.right, s.right_label_only) == (3, 3, 2, 1, 1)
+    assert (s.polar, s.polar_right) == (2, 1) and s.by_aspect == {"logistics": [1, 1], "quality": [1, 0]}
+    text = s.render("## t")
+    assert (
+        "| aspect detection precision | 0.667 (2/3) |" in text
+        and "| **polarity accuracy** (aspects both named) | 0.500 (1/2) |" in text
+    )
+    assert parse_aspect_signs("logistics:+; quality:-;") == {"logistics": 1, "quality": -1}
+    assert parse_aspect_signs("") == {}
+    with pytest.raises(Exception, match="is not ASPECT"):
+        parse_aspect_signs("weather:+")
+    with pytest.raises(Exception, match="is not ASPECT"):
+        parse_aspect_signs("price:?")
+
+
+def test_eval_aspects_reads_references_and_reports(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    from training.data import text_hash
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    reviews = ["物流很快，但是质量太差了，用了两天就坏了", "价格便宜，包装也很好", "好评"]
+    write_csv(shared / "shop_test.csv", [(t, "positive") for t in reviews])
+    refs = tmp_path / "aspects.csv"
+    with refs.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "row", "sha1", "aspects"])
+        w.writerows(
+            [
+                ("shop_test.csv", 0, text_hash(reviews[0]), "logistics:+;quality:-"),
+                ("shop_test.csv", 1, text_hash(reviews[1]), "price:+;packaging:+"),
+                ("shop_test.csv", 2, text_hash(reviews[2]), ""),
+            ]
+        )
+    r = xiaoer(["eval", "aspects", "--refs", str(refs), "--shared-dir", str(shared)], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "3 reviews; the annotators named 4 aspects" in r.stdout and "clause tagger" in r.stdout
+    # the bundled tagger reads the clauses, whatever the tiny encoder says of the whole review
+    assert "| logistics | 1 | 1.000 |" in r.stdout and "| quality | 1 | 1.000 |" in r.stdout
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        f"file,row,sha1,aspects\nshop_test.csv,0,{text_hash(reviews[0])},weather:+\n", encoding="utf-8"
+    )
+    r = xiaoer(["eval", "aspects", "--refs", str(bad), "--shared-dir", str(shared)], env, tmp_path)
+    assert r.returncode == 2 and "is not ASPECT" in r.stderr
+    bad.write_text("file,row,sha1,aspects\nshop_test.csv,0,000000000000,logistics:+\n", encoding="utf-8")
+    r = xiaoer(["eval", "aspects", "--refs", str(bad), "--shared-dir", str(shared)], env, tmp_path)
+    assert r.returncode == 2 and "sha1 mismatch" in r.stderr

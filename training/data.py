@@ -211,11 +211,12 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
-def read_label_refs(path: Path, shared_dir: Path) -> tuple[list[Example], LoadReport]:
-    """Join our (file, row, sha1, label) references with the shared review files."""
+def join_refs(path: Path, shared_dir: Path) -> list[tuple[str, dict[str, str]]]:
+    """Our (file, row, sha1, ...) references joined with the shared review files: (text, the
+    reference row) each; a missing file or row or a changed text is a DataError."""
     _, refs = _records(path)
     tables: dict[str, list[dict[str, str]]] = {}
-    items = []
+    out = []
     for n, ref in enumerate(refs, 2):
         name = ref.get("file", "")
         if name not in tables:
@@ -230,7 +231,15 @@ def read_label_refs(path: Path, shared_dir: Path) -> tuple[list[Example], LoadRe
             raise DataError(f"{path}:{n}: row {ref.get('row')!r} is not in {name}") from None
         if text_hash(text) != ref.get("sha1"):
             raise DataError(f"{path}:{n}: text of {name} row {ref['row']} changed (sha1 mismatch)")
-        items.append((text, ref.get("label"), f"{name}:{ref['row']}"))
+        out.append((text, {k: str(v) for k, v in ref.items()}))
+    return out
+
+
+def read_label_refs(path: Path, shared_dir: Path) -> tuple[list[Example], LoadReport]:
+    """Join our (file, row, sha1, label) references with the shared review files."""
+    items = [
+        (text, ref.get("label"), f"{ref['file']}:{ref['row']}") for text, ref in join_refs(path, shared_dir)
+    ]
     return _clean(items, None, where=str(path))
 
 

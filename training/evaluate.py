@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nlp.calibration import expected_calibration_error
 from nlp.config import NLPConfig
 from nlp.types import LABELS, Label
 from training.data import (
@@ -38,6 +39,7 @@ from training.data import (
     column_by_text,
     example_key,
     facts_from_dict,
+    join_refs,
     profile_from_example,
     read_examples,
     read_label_refs,
@@ -60,6 +62,7 @@ class SetResult:
     model: Report
     polar: Report | None  # positive vs negative only (binary sets)
     neutral_rate: float
+    ece: float  # expected calibration error of the model's top label (15 bins)
     baseline: Report | None = None
 
 
@@ -109,6 +112,7 @@ def evaluate_set(
         classification_report(gold, pred, LABELS),
         polar,
         pred.count("neutral") / max(1, len(pred)),
+        expected_calibration_error(probs, gold),
         base,
     )
 
@@ -116,22 +120,23 @@ def evaluate_set(
 def classifier_report(results: Sequence[SetResult], header: str) -> str:
     lines = [header, ""]
     lines.append(
-        "| set | n | model acc | model macro-F1 | neutral answers | pos-vs-neg acc / F1 "
+        "| set | n | model acc | model macro-F1 | neutral answers | pos-vs-neg acc / F1 | ECE "
         "| TF-IDF acc | TF-IDF macro-F1 |"
     )
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         polar = f"{r.polar.accuracy:.4f} / {r.polar.macro_f1:.4f}" if r.polar else "-"
         b = r.baseline
         tfidf = f"{b.accuracy:.4f} | {b.macro_f1:.4f}" if b else "- | -"
         lines.append(
             f"| {r.name} | {r.n} | {r.model.accuracy:.4f} | {r.model.macro_f1:.4f} | {r.neutral_rate:.1%} "
-            f"| {polar} | {tfidf} |"
+            f"| {polar} | {r.ece:.4f} | {tfidf} |"
         )
     lines.append("")
     lines.append(
         "Scoring: the model's answer is the most probable of its three labels; on a binary set a "
-        "neutral answer counts as wrong. Macro-F1 averages the labels present in the gold data."
+        "neutral answer counts as wrong. Macro-F1 averages the labels present in the gold data. "
+        "ECE: expected calibration error of the model's top label (15 equal-width bins)."
     )
     for r in results:
         lines += ["", f"### {r.name}", "", "model:", "```", r.model.render(), "```"]
@@ -208,7 +213,9 @@ def eval_classifier(argv: Sequence[str], nlp: NLPConfig) -> int:
     lexical = " + lexical model" if classifier.lexical is not None else ""
     header = (
         f"## Classifier: {classifier.loaded.model_id} adapter={classifier.loaded.adapter_id or '-'}"
-        f"{lexical} (mode {classifier.mode})"
+        f"{lexical} (mode {classifier.mode}, labels {classifier.cfg.labels}, "
+        f"T={classifier.calibration.temperature:.3f} / "
+        f"binary {classifier.calibration.binary_temperature:.3f})"
         + (
             f"; TF-IDF trained on {', '.join(p.name for p in args.baseline_train)}, C={baseline.c:g}"
             if baseline
@@ -216,6 +223,127 @@ def eval_classifier(argv: Sequence[str], nlp: NLPConfig) -> int:
         )
     )
     text = classifier_report(results, header)
+    print(text)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+    return 0
+
+
+# -- aspect polarity ----------------------------------------------------------------------------
+
+SIGNS = {"+": 1, "-": -1, "0": 0}
+
+
+def parse_aspect_signs(value: str, where: str = "") -> dict[str, int]:
+    """ "logistics:+;quality:-" -> {"logistics": 1, "quality": -1}; "" -> {}."""
+    from nlp.types import ASPECTS
+
+    out = {}
+    for item in filter(None, (x.strip() for x in value.split(";"))):
+        key, _, sign = item.partition(":")
+        if key not in ASPECTS or sign not in SIGNS:
+            raise DataError(f"{where}: {item!r} is not ASPECT:+|-|0 with an aspect of {', '.join(ASPECTS)}")
+        out[key] = SIGNS[sign]
+    return out
+
+
+@dataclass
+class AspectScores:
+    reviews: int = 0
+    gold: int = 0  # aspects the annotators named
+    detected: int = 0  # aspects the classifier named
+    both: int = 0  # named by both: their polarity is compared
+    right: int = 0  # ... and the classifier's sign is the annotators'
+    right_label_only: int = 0  # ... had each aspect simply taken the review's label
+    polar: int = 0  # compared aspects the annotators called + or -
+    polar_right: int = 0
+    by_aspect: dict[str, list[int]] = field(default_factory=dict)  # aspect -> [compared, right]
+
+    def add(self, gold: dict[str, int], ours: dict[str, int], label_sign: int) -> None:
+        self.reviews += 1
+        self.gold += len(gold)
+        self.detected += len(ours)
+        for aspect in gold.keys() & ours.keys():
+            ok = ours[aspect] == gold[aspect]
+            self.both += 1
+            self.right += ok
+            self.right_label_only += label_sign == gold[aspect]
+            if gold[aspect]:
+                self.polar += 1
+                self.polar_right += ok
+            counts = self.by_aspect.setdefault(aspect, [0, 0])
+            counts[0] += 1
+            counts[1] += ok
+
+    def render(self, header: str) -> str:
+        def rate(a: int, b: int) -> str:
+            return f"{a / b:.3f} ({a}/{b})" if b else "-"
+
+        lines = [
+            header,
+            "",
+            f"{self.reviews} reviews; the annotators named {self.gold} aspects, "
+            f"the classifier {self.detected}.",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| aspect detection precision | {rate(self.both, self.detected)} |",
+            f"| aspect detection recall | {rate(self.both, self.gold)} |",
+            f"| **polarity accuracy** (aspects both named) | {rate(self.right, self.both)} |",
+            f"| ... had each aspect taken the review's label | {rate(self.right_label_only, self.both)} |",
+            f"| ... on aspects the annotators called + or - | {rate(self.polar_right, self.polar)} |",
+            "",
+            "| aspect | compared | polarity accuracy |",
+            "|---|---|---|",
+        ]
+        for aspect, (n, ok) in sorted(self.by_aspect.items(), key=lambda kv: -kv[1][0]):
+            lines.append(f"| {aspect} | {n} | {ok / n:.3f} |")
+        return "\n".join(lines) + "\n"
+
+
+def eval_aspects(argv: Sequence[str], nlp: NLPConfig) -> int:
+    """Aspect polarity against references labelled per aspect (file,row,sha1,aspects)."""
+    ap = argparse.ArgumentParser(prog="xiaoer eval aspects", description=eval_aspects.__doc__)
+    ap.add_argument(
+        "--refs", nargs="+", type=Path, required=True, help="e.g. training/data/aspect_polarity_test.csv"
+    )
+    ap.add_argument("--shared-dir", type=Path, default=Path("../shared/data/reviews"))
+    ap.add_argument("-o", "--output", type=Path, help="write the report (Markdown) here too")
+    args = ap.parse_args(list(argv))
+    try:
+        rows = [
+            (text, parse_aspect_signs(ref.get("aspects", ""), f"{path}:{ref.get('file')}:{ref.get('row')}"))
+            for path in args.refs
+            for text, ref in join_refs(path, args.shared_dir)
+        ]
+    except (DataError, OSError) as exc:
+        print(f"cannot read the data: {exc}", file=sys.stderr)
+        return 2
+    from nlp.errors import ModelLoadError
+    from nlp.models import load_classifier
+    from nlp.types import LABEL_POLARITY
+
+    try:
+        classifier = load_classifier(nlp)
+    except ModelLoadError as exc:
+        print(f"model load failed: {exc}", file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    results = classifier.classify([text for text, _ in rows])
+    seconds = time.perf_counter() - start
+    scores = AspectScores()
+    for (_, gold), s in zip(rows, results, strict=True):
+        scores.add(gold, s.aspect_signs(), LABEL_POLARITY[s.label])
+    tagger = (
+        "clause tagger"
+        if classifier.tagger is not None
+        else "no tagger: each aspect takes the review's label"
+    )
+    text = scores.render(
+        f"## Aspect polarity: {classifier.loaded.model_id} adapter={classifier.loaded.adapter_id or '-'}, "
+        f"{tagger} ({len(rows)} reviews in {seconds:.1f} s)"
+    )
     print(text)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -503,8 +631,11 @@ def pipeline_lines(replies: Sequence[DraftCheck]) -> list[str]:
     ]
 
 
+EVALS = {"classifier": eval_classifier, "aspects": eval_aspects, "writer": eval_writer}
+
+
 def main(argv: Sequence[str], nlp: NLPConfig) -> int:
-    if not argv or argv[0] not in ("classifier", "writer"):
-        print("usage: xiaoer eval classifier|writer [options] (see --help of each)", file=sys.stderr)
+    if not argv or argv[0] not in EVALS:
+        print(f"usage: xiaoer eval {'|'.join(EVALS)} [options] (see --help of each)", file=sys.stderr)
         return 2
-    return (eval_classifier if argv[0] == "classifier" else eval_writer)(argv[1:], nlp)
+    return EVALS[argv[0]](argv[1:], nlp)
