@@ -3,7 +3,7 @@
 xiaoer chat                       the offline console on the bundled models
 xiaoer run                        the Telegram bot, long polling (XIAOER_TELEGRAM__TOKEN)
 xiaoer webhook                    the Telegram bot behind XIAOER_TELEGRAM__WEBHOOK_URL
-xiaoer analyze FILE -o OUT.csv    classify a CSV / XLSX / TXT of reviews
+xiaoer analyze FILE -o OUT.csv [--report R.md]   classify a CSV / XLSX / TXT of reviews (and report)
 xiaoer models verify|prefetch     build the bundled models now and report sizes and timings
 xiaoer train classifier|lexical|calibrate|tagger|writer ...   fine-tune on your data (--help of each)
 xiaoer eval classifier|aspects|writer ...    scores, TF-IDF side by side, aspect polarity, the writer's checks
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
+from nlp.types import Language
 
 log = logging.getLogger("xiaoer")
 TRAINERS = {
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     an = sub.add_parser("analyze", help="classify a review export into a CSV")
     an.add_argument("file", type=Path)
     an.add_argument("-o", "--output", type=Path, required=True)
+    an.add_argument(
+        "--report", type=Path, help="also write the triage report the bot sends (Markdown) and a chart (.png)"
+    )
+    an.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the report (default zh)")
     mo = sub.add_parser("models", help="bundled model files")
     mo.add_argument("action", choices=["verify", "prefetch"])
     tr = sub.add_parser(
@@ -70,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("run", "webhook"):
         return _bot(settings, webhook=args.command == "webhook")
     if args.command == "analyze":
-        return _analyze(settings, args.file, args.output)
+        return _analyze(settings, args.file, args.output, args.report, args.lang)
     if args.command == "eval":
         from training.evaluate import main as evaluate
 
@@ -134,10 +139,11 @@ def _bot(settings: Settings, webhook: bool) -> int:
     return 0
 
 
-def _analyze(settings: Settings, path: Path, output: Path) -> int:
+def _analyze(settings: Settings, path: Path, output: Path, report: Path | None, lang: Language) -> int:
     from tqdm import tqdm
 
-    from bot.report import labelled_csv
+    from bot.render import to_markdown, upload_report
+    from bot.report import chart_png, labelled_csv
     from bot.tables import ParseError, read_table
     from nlp.errors import ModelLoadError
     from nlp.models import load_classifier
@@ -175,6 +181,15 @@ def _analyze(settings: Settings, path: Path, output: Path) -> int:
         f"wrote {len(table.rows)} rows to {output}"
         + (f" ({skipped} empty reviews left unlabelled)" if skipped else "")
     )
+    if report is not None:
+        from nlp.digest import digest
+
+        chart = report.with_suffix(".png")
+        body = to_markdown(upload_report(lang, path.name, texts, results))
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(f"{body}\n\n![chart]({chart.name})\n", encoding="utf-8")
+        chart.write_bytes(chart_png(digest([(t, s) for t, s in zip(texts, results, strict=True) if s]), lang))
+        print(f"wrote the report to {report} and its chart to {chart}")
     return 0
 
 

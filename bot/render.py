@@ -21,7 +21,7 @@ from bot.services import AnalysedReview
 from bot.store import Feedback, Generation
 from nlp.digest import ReviewDigest, digest
 from nlp.policy import ParsedPolicy
-from nlp.types import Draft, Finding, Label, Language, ShopProfile
+from nlp.types import Draft, Finding, Label, Language, Sentiment, ShopProfile
 
 QUOTE_CHARS = 300  # of the review shown on its card
 HISTORY_CHARS = 80
@@ -40,6 +40,7 @@ def tone_name(lang: Language, tone: str) -> HTML:
     return t(lang, f"tone.{tone}")
 
 
+NEGATIVES_SHOWN = 10  # negative reviews quoted in an upload's report
 SIGN_MARK = {1: "👍", -1: "👎", 0: "😐"}  # an aspect praised, complained about, mixed
 
 
@@ -134,6 +135,56 @@ def complaints(lang: Language, summary: ReviewDigest, top: int = 5) -> list[HTML
         )
         lines.extend(t(lang, "st.quote", quote=q) for q in a.examples[:2])
     return lines
+
+
+def praise(lang: Language, summary: ReviewDigest, top: int = 4) -> list[HTML]:
+    """The most praised aspects with counts (one line; none when nothing is praised)."""
+    best = sorted((a for a in summary.aspects if a.positive > 0), key=lambda a: (-a.positive, a.aspect))[:top]
+    if not best:
+        return []
+    named = ("、" if lang == "zh" else ", ").join(
+        f"{aspect_name(lang, a.aspect)} ×{a.positive}" for a in best
+    )
+    return [t(lang, "st.praise", aspects=named)]
+
+
+def upload_report(
+    lang: Language, name: str, texts: Sequence[str], results: Sequence[Sentiment | None]
+) -> HTML:
+    """Counts, top complaint aspects with quotes, and the most negative reviews."""
+    rows = [(i, text, s) for i, (text, s) in enumerate(zip(texts, results, strict=True)) if s is not None]
+    if not rows:
+        return t(lang, "file.no_reviews")
+    summary = digest([(text, s) for _, text, s in rows])
+    lines = [t(lang, "file.title", name=name, total=len(rows))]
+    if len(rows) < len(texts):
+        lines.append(t(lang, "file.empty_rows", n=len(texts) - len(rows)))
+    lines.append(t(lang, "file.counts", **summary.counts))
+    lines.extend(complaints(lang, summary))
+    lines.extend(praise(lang, summary))
+    negatives = sorted((r for r in rows if r[2].label == "negative"), key=lambda r: -r[2].confidence)
+    if negatives:
+        lines.append(t(lang, "file.negatives", n=min(NEGATIVES_SHOWN, len(negatives))))
+        for i, text, s in negatives[:NEGATIVES_SHOWN]:
+            lines.append(
+                t(
+                    lang,
+                    "file.negative",
+                    row=i + 1,
+                    confidence=f"{s.confidence:.0%}",
+                    text=short(text, 120),
+                )
+            )
+    return HTML("\n".join(lines))
+
+
+def to_markdown(text: HTML) -> str:
+    """A message's HTML as Markdown for a file: <b> becomes **, <i> _, other tags go, entities
+    are decoded (the report `xiaoer analyze --report` writes is the one the bot sends)."""
+    md = re.sub(r"</?b>", "**", text)
+    md = re.sub(r"</?i>", "_", md)
+    md = re.sub(r"<[^>]+>", "", md)
+    return html.unescape(md)
 
 
 def strategy(lang: Language, summary: ReviewDigest, draft: Draft | None, live: str = "") -> HTML:

@@ -4,20 +4,23 @@
 input columns plus label, p_negative, p_neutral, p_positive, aspects and aspect_sentiment
 (`logistics:+;quality:-`, when the clause tagger is loaded), one row per input row,
 UTF-8 with a BOM so that Excel opens it; every cell goes through `safe_cell`, so that
-customer text such as `=HYPERLINK(...)` is shown, never run. `chart_png` draws the label counts and the most
-complained-about aspects with matplotlib (Agg, no display); it blocks, so the bot calls it on
-a thread. Chinese labels need a CJK font (Noto Sans CJK, WenQuanYi, Source Han, SimHei ...);
-without one the chart is drawn with English labels.
+customer text such as `=HYPERLINK(...)` is shown, never run. `chart_png` draws the label counts
+and, per aspect, complaints and praise with matplotlib (Agg, no display); it blocks, so the bot
+calls it on a thread. Chinese labels use Noto Sans CJK SC from the `mplfonts` package (OFL), so
+a fresh machine draws them without system fonts; should it be missing, an installed CJK font
+(WenQuanYi, Source Han, ...) is used, and without any the chart is drawn in English.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import re
 import threading
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 
 from bot.i18n import ASPECTS_EN
 from bot.tables import Table
@@ -46,8 +49,8 @@ _LABEL_NAMES = {
     "en": {"negative": "negative", "neutral": "neutral", "positive": "positive"},
 }
 _TITLES = {
-    "zh": ("评价分布", "差评最多的方面", "条"),
-    "en": ("Sentiment", "Most complained-about aspects", "reviews"),
+    "zh": ("评价分布", "各方面的吐槽与好评", "条", "吐槽", "好评"),
+    "en": ("Sentiment", "Complaints and praise by aspect", "reviews", "complaints", "praise"),
 }
 _COLOURS = {"negative": "#d9534f", "neutral": "#f0ad4e", "positive": "#5cb85c"}
 
@@ -87,11 +90,28 @@ def labelled_csv(table: Table, results: Sequence[Sentiment | None]) -> bytes:
     return out.getvalue().encode("utf-8-sig")  # BOM: Excel opens it as UTF-8
 
 
+BUNDLED_FONT = "NotoSansCJKsc-Regular.otf"  # in the mplfonts package (SIL Open Font License)
+
+
+def bundled_font_path() -> Path | None:
+    """Noto Sans CJK SC from the `mplfonts` package (a dependency), without importing it."""
+    spec = importlib.util.find_spec("mplfonts")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "fonts" / BUNDLED_FONT
+    return path if path.is_file() else None
+
+
 @cache
 def cjk_font() -> str | None:
-    """The name of an installed font that renders Chinese, if there is one."""
+    """The name of a font that renders Chinese: the bundled Noto Sans CJK SC (registered with
+    matplotlib on first use), else an installed one, else None."""
     from matplotlib import font_manager
 
+    bundled = bundled_font_path()
+    if bundled is not None:
+        font_manager.fontManager.addfont(str(bundled))
+        return str(font_manager.FontProperties(fname=str(bundled)).get_name())
     for font in font_manager.fontManager.ttflist:
         if any(hint.lower() in font.name.lower() for hint in CJK_FONT_HINTS):
             return str(font.name)
@@ -99,7 +119,7 @@ def cjk_font() -> str | None:
 
 
 def chart_png(summary: ReviewDigest, lang: Language, top: int = 6) -> bytes:
-    """Label counts and the top complaint aspects as a PNG (blocking: call on a thread)."""
+    """Label counts, and complaints and praise per aspect, as a PNG (blocking: call on a thread)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,13 +144,30 @@ def chart_png(summary: ReviewDigest, lang: Language, top: int = 6) -> bytes:
             )
             ax1.bar_label(bars)
             ax1.set_title(titles[0])
-            complaints = [a for a in summary.aspects if a.negative > 0][:top][::-1]  # largest on top
+            # the aspects complained about most, then the most praised, up to `top`; largest on top
+            shown_aspects = [a for a in summary.aspects if a.negative > 0][:top]
+            praised = sorted((a for a in summary.aspects if a.positive > 0), key=lambda a: -a.positive)
+            shown_aspects += [a for a in praised if a not in shown_aspects][: top - len(shown_aspects)]
+            shown_aspects = shown_aspects[::-1]
             aspect_names = ASPECTS if shown == "zh" else ASPECTS_EN
+            ys = range(len(shown_aspects))
             ax2.barh(
-                [aspect_names.get(a.aspect, a.aspect) for a in complaints],
-                [a.negative for a in complaints],
+                [y + 0.2 for y in ys],
+                [a.negative for a in shown_aspects],
+                height=0.4,
                 color=_COLOURS["negative"],
+                label=titles[3],
             )
+            ax2.barh(
+                [y - 0.2 for y in ys],
+                [a.positive for a in shown_aspects],
+                height=0.4,
+                color=_COLOURS["positive"],
+                label=titles[4],
+            )
+            ax2.set_yticks(list(ys), [aspect_names.get(a.aspect, a.aspect) for a in shown_aspects])
+            if shown_aspects:
+                ax2.legend(loc="best", frameon=False)
             ax2.set_title(titles[1])
             ax2.set_xlabel(titles[2])
             ax1.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of reviews

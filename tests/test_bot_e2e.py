@@ -436,7 +436,7 @@ async def test_strategy_history_and_export(tg: FakeTelegram, settings: Settings,
         report = await tg.wait_for_message(ZH, "最近 4 条评价", timeout=10)
         await tg.wait_for(lambda: "加快发货" in (tg.last_message(ZH).text or ""))
         text = report.text or ""
-        assert "👎 3" in text and "物流：2 条差评" in text and "包装：2 条差评" in text
+        assert "👎 3" in text and "物流：2 条吐槽" in text and "包装：2 条吐槽" in text
         assert "“物流太慢了”" in text
         assert all(len(t) <= 4096 for t in tg.sent_texts(ZH))
         tg.user_message(ZH, "/history")
@@ -476,7 +476,7 @@ async def test_gbk_csv_upload_gets_report_chart_and_labelled_table(
         await tg.wait_for_message(EN, "Only CSV, TSV, TXT and Excel")
     text = report.text or ""
     assert "3 条评价" in text and "1 行为空" in text and "👎 差评 2" in text
-    assert "物流：1 条差评" in text and "包装破了，质量差" in text
+    assert "物流：1 条吐槽" in text and "包装破了，质量差" in text
     assert tg.calls("getFile", chat_id=None) or tg.calls("getFile")
     [png] = photo.files.values()
     assert png.data.startswith(b"\x89PNG")

@@ -155,7 +155,9 @@ def test_cards_and_summary_read_each_aspects_own_polarity() -> None:
     )
     card = parse_html(review_card("zh", AnalysedReview(1, "物流快，但质量太差", mixed)))[0]
     assert "方面：物流👍、质量👎" in card
-    assert "Aspects: delivery\n" in parse_html(review_card("en", AnalysedReview(1, "x", NEG)))[0]  # no signs known
+    assert (
+        "Aspects: delivery\n" in parse_html(review_card("en", AnalysedReview(1, "x", NEG)))[0]
+    )  # no signs known
     # praised logistics in a negative review is not a logistics complaint; a complaint inside a
     # positive review is one
     pos = Sentiment(

@@ -122,10 +122,19 @@ def test_analyze_writes_one_row_per_input_row(env: dict[str, str], tmp_path: Pat
     ]
     src.write_bytes("\n".join(",".join(r) for r in rows).encode("gbk"))  # as Chinese Excel writes it
     out = tmp_path / "out" / "labelled.csv"
-    result = xiaoer(["analyze", str(src), "-o", str(out)], env, tmp_path)
+    report = tmp_path / "out" / "report.md"
+    result = xiaoer(["analyze", str(src), "-o", str(out), "--report", str(report)], env, tmp_path)
     assert result.returncode == 0, result.stderr
     with out.open(encoding="utf-8-sig") as f:
         got = list(csv.DictReader(f))
+    # the report the bot sends for an upload, as Markdown, and its chart beside it
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith("📑 **export.csv**：3 条评价\n（1 行为空，未分析）\n")
+    n = {k: sum(r["label"] == k for r in got) for k in ("positive", "neutral", "negative")}
+    assert f"👍 好评 {n['positive']} · 😐 中评 {n['neutral']} · 👎 差评 {n['negative']}" in text
+    assert "• 物流：1 条吐槽（共 1 条提到）" in text  # the tagger reads "物流太慢了" as a complaint
+    assert "<b>" not in text and "![chart](report.png)" in text
+    assert (tmp_path / "out" / "report.png").read_bytes().startswith(b"\x89PNG")
     assert [r["订单号"] for r in got] == ["A1", "A2", "A3", "A4"]
     assert list(got[0]) == [
         "订单号",

@@ -559,7 +559,8 @@ async def test_everything_survives_close_and_reopen(cfg: StorageConfig, clock: C
         merchant = await s.get_or_create_merchant(A, language="en")
         profile = await s.update_profile(A, name="持久店", signature="—持久店", policy="十五天退换")
         mixed = replace(
-            sent("negative", 0.9, ("logistics", "quality")), aspect_polarity=(("logistics", 1), ("quality", -1))
+            sent("negative", 0.9, ("logistics", "quality")),
+            aspect_polarity=(("logistics", 1), ("quality", -1)),
         )
         ids = await s.add_reviews(A, [("好评", sent(aspects=("quality",))), ("物流快质量差", mixed)], "file")
         assert await s.add_upload_reviews(A, "f1", "r.csv", 1, 0, [("又一条", mixed)]) == 1

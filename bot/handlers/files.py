@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from telegram import Document, Update
@@ -33,11 +32,9 @@ from bot.services import FileUpload
 from bot.settings import LimitsConfig
 from bot.tables import ParseError, Table, read_table
 from nlp.digest import digest
-from nlp.types import Language, Sentiment
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # what api.telegram.org lets bots download
-NEGATIVES_SHOWN = 10
 ROWS_PER_RATE_UNIT = 200  # rows of an upload that count as one model call for the rate limit
 
 
@@ -86,7 +83,7 @@ async def on_document(update: Update, context: Context) -> None:
         raise_if_unexpected(exc)  # expected ones end here: the message says it all
         return
     results, before = triage.results, triage.stored_before
-    body = report(lang, name, texts, results)
+    body = render.upload_report(lang, name, texts, results)
     if before is not None:  # a retry: say so, the reviews were not stored again
         body = HTML(f"{t(lang, 'upload.repeat', when=f'{before:%Y-%m-%d %H:%M} UTC')}\n{body}")
     await edit(context.bot, chat, status.message_id, body)
@@ -134,33 +131,6 @@ def _read(data: bytes, suffix: str, limits: LimitsConfig) -> Table:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         return read_table(path, limits.max_file_bytes, limits.max_file_rows)
-
-
-def report(lang: Language, name: str, texts: Sequence[str], results: Sequence[Sentiment | None]) -> HTML:
-    """Counts, top complaint aspects with quotes, and the most negative reviews."""
-    rows = [(i, text, s) for i, (text, s) in enumerate(zip(texts, results, strict=True)) if s is not None]
-    if not rows:
-        return t(lang, "file.no_reviews")
-    summary = digest([(text, s) for _, text, s in rows])
-    lines = [t(lang, "file.title", name=name, total=len(rows))]
-    if len(rows) < len(texts):
-        lines.append(t(lang, "file.empty_rows", n=len(texts) - len(rows)))
-    lines.append(t(lang, "file.counts", **summary.counts))
-    lines.extend(render.complaints(lang, summary))
-    negatives = sorted((r for r in rows if r[2].label == "negative"), key=lambda r: -r[2].confidence)
-    if negatives:
-        lines.append(t(lang, "file.negatives", n=min(NEGATIVES_SHOWN, len(negatives))))
-        for i, text, s in negatives[:NEGATIVES_SHOWN]:
-            lines.append(
-                t(
-                    lang,
-                    "file.negative",
-                    row=i + 1,
-                    confidence=f"{s.confidence:.0%}",
-                    text=render.short(text, 120),
-                )
-            )
-    return HTML("\n".join(lines))
 
 
 def _mb(size: int) -> str:
