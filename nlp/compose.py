@@ -371,15 +371,26 @@ def _quotable(p: Point, language: Language) -> str | None:
 
 # Ratings, the customer's own circumstances, words aimed at the shop, and spans that say no fault.
 _UNQUOTABLE = re.compile(
-    r"差评|好评|中评|评价|评论|星|^我|你们|^不是|不错|没问题|[()（）\[\]*]|^(?:i|my)\b", re.IGNORECASE
+    r"差评|好评|中评|评价|评论|星|^我|你们|^不是|不错|没问题|[()（）\[\]*]|^(?:i|my)\b"
+    # rhetorical questions ("怎么那么少"), feelings without the fault ("这次真令我失望"), asides
+    # ("东西好坏暂时不说") and abuse are not repeated back in public
+    r"|怎么|为什么|为啥|难道|凭什么|[吗嘛呢]$|失望|暂时不说|先不说|不说了"
+    r"|屁|他[妈吗马]|妈的|尼玛|你妈|我靠|卧槽|操你|操蛋|[艹肏]|傻[逼比bB叉]|(?<![a-z])sb(?![a-z])|滚蛋|坑爹|骗子|垃圾",
+    re.IGNORECASE,
 )
 # A complaint quoted must say what is wrong ("直接扔了", "损失没有多大" say what the customer did).
 _FAULT_WORD = re.compile(
     r"差|烂|脏|吵|慢|坏|贵|少|小|旧|臭|难|失望|不好|不行|不能|没用|太|错|破|漏|问题|故障|出入|不符|不一样|假|凉|冷|硬"
     r"|松|紧|掉|裂|断|晚|久|不够|不足|没有|不给|不理|不回|一般|不上|不了|不开|不动|不出|不到"
 )
-# Leading conjunctions are cut from a quote: "虽然不能支持MP3" is quoted as "不能支持MP3".
-_LEADING = re.compile(r"^(?:虽然|但是|但|不过|就是|只是|可是|而且|还有|另外|然后|结果|其实)+")
+# Leading conjunctions and list numbers are cut from a quote: "虽然不能支持MP3" is quoted as
+# "不能支持MP3", "3电池续航不理想" as "电池续航不理想", "首先接客司机态度很差" as "接客司机态度很差".
+_LEADING = re.compile(
+    r"^(?:(?:\d{1,2}|[一二三四五六七八九十])[、.．:：)）]\s*|[①-⑩]\s*|第[一二三四五六七八九十\d]+[，,、：:]"
+    # "3电池续航不理想": a bare list number, not a count ("3天就坏了", "2个小时")
+    r"|[1-9](?![\d.天个次年月日号点小时分秒元块斤件双台岁周星折倍寸米度%人份盒瓶包张本遍层楼gGkKmM])\s*"
+    r"|虽然|但是|但|不过|就是|只是|可是|而且|还有|另外|然后|结果|其实|首先|其次|接着|再者|最后|并且|况且)+"
+)
 
 
 def _named(plan: ReplyPlan, polarity: int) -> list[str]:
@@ -413,7 +424,8 @@ def _minor_note(plan: ReplyPlan, rng: random.Random, *, quote: bool) -> str:
         return ""
     bad = _named(plan, -1)
     if bad:
-        return rng.choice(_ZH_ISSUE_MINOR if zh else _EN_ISSUE_MINOR).format(x=listed(bad, plan.language))
+        said = rng.choice(_ZH_ISSUE_MINOR if zh else _EN_ISSUE_MINOR).format(x=listed(bad, plan.language))
+        return said.replace("这一点", "这几点") if len(bad) > 1 else said
     # raters read quoted remarks of a good review as misattributed too often ("不够开放" was about
     # a rival's system): only a named issue or an aspect is answered
     named = next((p.aspect for p in plan.complaints if p.aspect is not None), None)

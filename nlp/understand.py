@@ -552,7 +552,8 @@ _FLAG_PATTERNS: tuple[tuple[Flag, str], ...] = (
     (
         "threat",
         _alt(
-            r"12315|(?<!\d)315(?!\d)|投诉|曝光|消协|消费者协会|工商(?!银行)|市场监管|律师|起诉|法院|报警",
+            r"12315|(?<!\d)315(?!\d)|投诉|曝光|消协|消费者协会|工商(?!银行)|市场监管|律师|起诉|法院"
+            r"|报警(?!音|声|器|灯|铃|装置|系统|功能|提示|模式)",  # "柔和的报警音" is a feature
             r"(?:找|上|联系|告诉)媒体|媒体曝光|差评警告|告你|告到|维权|举报",
             _en(r"lawyer|sue|legal action|report (?:you|this)|consumer (?:association|protection)"),
         ),

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nlp.checks import check_reply
-from nlp.compose import compose
+from nlp.compose import _quotable, compose
 from nlp.judge import judge_reply, plan_findings
 from nlp.plan import ReplyPlan, plan_reply
 from nlp.policy import ParsedPolicy, Remedy, parse_policy
@@ -319,3 +319,32 @@ def test_a_quote_must_say_what_is_wrong() -> None:
 def test_a_lukewarm_review_is_not_thanked_for_its_support() -> None:
     text, _, _ = _reply(_u("neutral", (Point("quality", 1, "包装不错"), Point(None, -1, "内容很一般"))))
     assert "支持是我们前进的动力" not in text
+
+
+def test_list_numbers_and_openers_are_cut_from_a_quote_but_counts_are_kept() -> None:
+    for span, quoted in (
+        ("3电池续航不理想", "“电池续航不理想”"),
+        ("2、拉链拉不上", "“拉链拉不上”"),
+        ("首先接客司机态度很差", "“接客司机态度很差”"),
+    ):
+        text, _, _ = _reply(_u("negative", (Point(None, -1, span),)))
+        assert quoted in text, (span, text)
+    for span in ("3天就坏了", "一次性筷子断了", "2个小时才到", "3G信号差"):  # counts, not list numbers
+        assert _quotable(Point(None, -1, span), "zh") == span
+
+
+def test_questions_feelings_asides_and_abuse_are_never_quoted_back() -> None:
+    for span in ("怎么那么少", "这次真令我失望", "东西好坏暂时不说", "价保屁用没有", "他吗的太慢"):
+        text, _, _ = _reply(_u("negative", (Point(None, -1, span),)))
+        assert span not in text, (span, text)
+        assert not check_reply(text, span, ShopProfile(policy=POLICY.text)), text
+
+
+def test_two_small_complaints_of_a_good_review_are_not_called_one_point() -> None:
+    u = _u(
+        "positive",
+        (Point("taste", 1, "味道很好"), Point("logistics", -1, "物流太慢了"), Point("packaging", -1, "盒子压坏了")),
+    )
+    texts = {_reply(u, seed=seed)[0] for seed in range(30)}
+    minor = [t for t in texts if "我们会尽快改进" in t]
+    assert minor and all("这几点" in t and "这一点" not in t for t in minor), minor

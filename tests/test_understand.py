@@ -302,6 +302,7 @@ def test_declined_or_mentioned_asks_are_not_asks(review: str) -> None:
         ("再不处理我就打12315", "threat"),
         ("已经投诉到消协了", "threat"),
         ("等着被媒体曝光吧", "threat"),
+        ("再不退款我就报警了", "threat"),
         ("追评：用了一个月就坏了", "followup"),
         ("用了一段时间了，电池明显不耐用", "followup"),
         ("补充点评2008年5月18日：早餐很差", "followup"),
@@ -331,6 +332,7 @@ def test_flags(review: str, flag: str) -> None:
         ("前台小姐匆忙找了一段时间后才找到", "followup"),
         ("用了8年的携程，第一次这么失望", "followup"),
         ("袋子破了，懒得投诉了", "threat"),
+        ("更有方便操作的震动设置和柔和的报警音", "threat"),  # a phone's alarm tone, not the police
         ("同事都吃完了，我的还没到", "left"),
         ("颜色也不错，客服也不错", "contacted"),
         ("一股发霉的味道扑面而来", "safety"),
