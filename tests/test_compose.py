@@ -341,10 +341,12 @@ def test_questions_feelings_asides_and_abuse_are_never_quoted_back() -> None:
 
 
 def test_two_small_complaints_of_a_good_review_are_not_called_one_point() -> None:
-    u = _u(
-        "positive",
-        (Point("taste", 1, "味道很好"), Point("logistics", -1, "物流太慢了"), Point("packaging", -1, "盒子压坏了")),
+    points = (
+        Point("taste", 1, "味道很好"),
+        Point("logistics", -1, "物流太慢"),
+        Point("packaging", -1, "盒子压坏了"),
     )
+    u = _u("positive", points)
     texts = {_reply(u, seed=seed)[0] for seed in range(30)}
     minor = [t for t in texts if "我们会尽快改进" in t]
     assert minor and all("这几点" in t and "这一点" not in t for t in minor), minor
