@@ -125,3 +125,22 @@ def test_the_classifier_picks_up_a_lexical_model_in_its_adapter(
         NLPConfig(classifier=ClassifierConfig(model=str(tiny_encoder_dir), adapter="none", dtype="float32"))
     )
     assert plain.mode == "prototype" and plain.lexical is None
+
+
+def test_neutral_shift_follows_the_objective() -> None:
+    from training.train_lexical import choose_neutral_shift
+
+    # lukewarm rows ([0.40, 0.32, 0.28]) are neutral in the 3-class set but negative in the
+    # binary one: more neutral answers win 3-class macro-F1 and lose strict binary accuracy
+    lukewarm, neg, pos = [0.40, 0.32, 0.28], [0.50, 0.30, 0.20], [0.2, 0.30, 0.50]
+    probs = torch.tensor([lukewarm] * 3 + [neg] * 4 + [pos] * 4 + [lukewarm])
+    three = (["neutral"] * 3 + ["negative"] * 4 + ["positive"] * 4 + ["negative"], probs, torch.zeros(12))
+    binary = (["negative"] * 6 + ["positive"] * 2, torch.tensor([lukewarm] * 6 + [pos] * 2), torch.zeros(8))
+    c3, table = choose_neutral_shift(Combiner(), binary, three, objective="three")
+    both, _ = choose_neutral_shift(Combiner(), binary, three, objective="both")
+    row3 = table[f"shift {c3.neutral_shift:+.1f} margin {c3.neutral_margin:.1f}"]
+    row_both = table[f"shift {both.neutral_shift:+.1f} margin {both.neutral_margin:.1f}"]
+    assert row3["three_class_macro_f1"] == max(v["three_class_macro_f1"] for v in table.values()) > 0.9
+    assert row_both["binary_accuracy"] == 1.0 > row3["binary_accuracy"]
+    assert c3.neutral_shift < both.neutral_shift
+    assert choose_neutral_shift(Combiner(), binary, None) == (Combiner(), {})

@@ -108,8 +108,14 @@ def test_train_classifier_then_lexical_then_eval_with_the_tfidf_baseline(
 def test_train_and_eval_refuse_bad_input_with_a_reason(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     bad = tmp_path / "bad.csv"
     bad.write_text("review,stars\n好,5\n", encoding="utf-8")
+    r = xiaoer(
+        ["train", "lexical", "--train", str(bad), "--dev", str(bad), "--adapter", str(tmp_path)],
+        env,
+        tmp_path,
+    )
+    assert r.returncode == 2 and "cannot read training data" in r.stderr and "label" in r.stderr
     r = xiaoer(["train", "lexical", "--train", str(bad), "--dev", str(bad)], env, tmp_path)
-    assert r.returncode == 2 and "label" in r.stderr
+    assert r.returncode == 2 and "--adapter" in r.stderr  # never written into the shipped adapter by default
     good = write_csv(tmp_path / "ok.csv", labelled(GOOD, "positive", "") + labelled(BAD, "negative", ""))
     r = xiaoer(
         ["train", "lexical", "--train", str(good), "--dev", str(good), "--adapter", str(tmp_path)],

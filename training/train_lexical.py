@@ -89,9 +89,12 @@ def choose_neutral_shift(
     three: Scored | None,
     shifts: tuple[float, ...] = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5),
     margins: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5),
+    objective: str = "three",
 ) -> tuple[Combiner, dict[str, dict[str, float]]]:
-    """The neutral shift and margin that maximise the mean of binary dev accuracy (where a
-    neutral answer is wrong) and 3-class dev macro-F1. Without 3-class dev data: none."""
+    """The neutral shift and margin that maximise 3-class dev macro-F1 (`objective="three"`: the
+    three-label mode is for merchants who want neutral; binary mode answers good / bad), or the
+    sum of that and binary dev accuracy where a neutral answer counts wrong ("both"). Without
+    3-class dev data: none."""
     if three is None:
         return combiner, {}
     table: dict[str, dict[str, float]] = {}
@@ -105,9 +108,14 @@ def choose_neutral_shift(
                 "binary_accuracy": acc,
                 "three_class_macro_f1": f1,
             }
-            if best is None or acc + f1 > best[0]:
-                best = (acc + f1, c)
-    for key, row in sorted(table.items(), key=lambda kv: -sum(kv[1].values()))[:5]:
+            score = f1 if objective == "three" else acc + f1
+            if best is None or score > best[0]:
+                best = (score, c)
+
+    def rank(row: dict[str, float]) -> float:
+        return row["three_class_macro_f1"] if objective == "three" else sum(row.values())
+
+    for key, row in sorted(table.items(), key=lambda kv: -rank(kv[1]))[:5]:
         print(
             f"  neutral {key}: binary dev accuracy {row['binary_accuracy']:.4f}, "
             f"3-class dev macro-F1 {row['three_class_macro_f1']:.4f}"
@@ -135,7 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=42, help="the classifier's seed (same refs split)")
     ap.add_argument("--shared-dir", type=Path, default=Path("../shared/data/reviews"))
     ap.add_argument(
-        "--adapter", type=Path, default=ADAPTERS / "classifier", help="trained classifier adapter"
+        "--adapter",
+        type=Path,
+        required=True,
+        help=f"trained classifier adapter (written into; the shipped one is {ADAPTERS / 'classifier'})",
+    )
+    ap.add_argument(
+        "--objective",
+        choices=["three", "both"],
+        default="three",
+        help="neutral shift chosen for 3-class macro-F1 (default), or for that plus strict binary accuracy",
     )
     ap.add_argument("--model", default="bundled", help="the encoder the adapter was trained on")
     ap.add_argument("--text-column", default="text")
@@ -203,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     keep = torch.tensor([g != "neutral" for g in gold])
     y = torch.tensor([g == "positive" for g in gold])[keep]
     combiner = fit_combiner(polar_log_odds(enc)[keep], lex[keep], y)
-    combiner, shifts = choose_neutral_shift(combiner, sets["binary"], sets.get("three"))
+    combiner, shifts = choose_neutral_shift(
+        combiner, sets["binary"], sets.get("three"), objective=args.objective
+    )
     results: dict[str, dict[str, float]] = {}
     for name, (g, e, x) in sets.items():
         for part, c in (("encoder", None), ("lexical", LEXICAL_ONLY), ("combined", combiner)):
@@ -223,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             "dev_three_class_rows": len(dev3),
             "dev_macro_f1_by_l2": by_l2,
             "dev_by_neutral_shift": shifts,
+            "neutral_objective": args.objective,
             "dev": results,
         },
     )
