@@ -197,12 +197,22 @@ def plan_reply(
     )
     specific = next((t for t in named if t in _SPECIFIC), None)
     trigger = specific or complaint_trigger(complaints) or next(iter(named), None)
-    thanks = _thanks(u)
+    thanks = _thanks(u, found, trigger if trigger in _SPECIFIC else None)
     if thanks and not u.asks and trigger in ("quality", "late"):
         # a thank-you offers no exchange for a vague gripe nobody asked to have put right (a
         # damaged, wrong or missing item, or a size that does not fit, is still put right)
         trigger = None
     remedy = choose_remedy(policy, trigger, u.asks) if trigger is not None else None
+    if remedy is None and trigger is not None:
+        # the first cause may be one the policy is silent on (a missing item) while another named
+        # complaint is covered (坏果 补发或退款): that one is put right
+        each = (complaint_trigger((p,)) for p in complaints)
+        for other in dict.fromkeys(t for t in (*named, *each) if t is not None and t != trigger):
+            if thanks and not u.asks and other in ("quality", "late"):
+                continue
+            if (found_remedy := choose_remedy(policy, other, u.asks)) is not None:
+                trigger, remedy = other, found_remedy
+                break
     wanted = _wanted_kinds(u.asks)
     refuse = tuple(
         a
@@ -330,10 +340,17 @@ def _granted(ask: Ask, remedy: Remedy | None) -> bool:
     return remedy is not None and remedy.kind in _ASK_KINDS.get(ask, ())
 
 
-def _thanks(u: Understanding) -> bool:
+def _thanks(u: Understanding, found: Sequence[Issue], specific: Trigger | None) -> bool:
+    """A positive review is thanked; a negative or sarcastic one never. A mixed (neutral) one only
+    where its praise outweighs its complaints and nothing came damaged, wrong or missing: raters
+    read "很高兴服务让您满意" above three bad fruit and a missing one as not listening."""
     if "sarcasm" in u.flags or u.label == "negative":
         return False
-    return u.label == "positive" or bool(u.praise)
+    if u.label == "positive":
+        return True
+    bad = max(len(u.complaints), sum(i.polarity < 0 for i in found))
+    good = max(len(u.praise), sum(i.polarity > 0 for i in found))
+    return good > bad and specific is None
 
 
 def _dedupe(points: tuple[Point, ...]) -> tuple[Point, ...]:

@@ -106,7 +106,10 @@ def test_safety_and_threats_escalate_to_a_person() -> None:
 
 def test_thanks_only_for_praise_never_for_a_complaint() -> None:
     assert _plan(_u("positive", TASTY, FAST)).thanks
-    assert _plan(_u("neutral", TASTY, SLOW)).thanks  # neutral with praise
+    # a mixed review is thanked only where its praise outweighs its complaints and nothing broke
+    assert _plan(_u("neutral", TASTY, PRETTY, SLOW)).thanks
+    assert not _plan(_u("neutral", TASTY, SLOW)).thanks
+    assert not _plan(_u("neutral", TASTY, PRETTY, BROKEN)).thanks
     assert not _plan(_u("neutral", SLOW)).thanks
     assert not _plan(_u("negative", SLOW, TASTY)).thanks
     sarcastic = _plan(_u("positive", TASTY, flags=frozenset({"sarcasm"})))
@@ -162,10 +165,12 @@ def test_a_return_asked_for_without_a_defect_falls_back_to_the_no_reason_return(
 NEG = Sentiment("negative", {"negative": 0.9, "neutral": 0.05, "positive": 0.05})
 
 
-def _planned(review: str, category: str, policy: str) -> ReplyPlan:
-    """The plan for a negative review, understood from its text, in a shop of this category."""
+def _planned(review: str, category: str, policy: str, label: Label = "negative") -> ReplyPlan:
+    """The plan for a review (negative unless said), understood from its text, in a shop of
+    this category."""
     profile = ShopProfile(category=category, policy=policy)
-    return plan_reply(understand(review, NEG), parse_policy(policy), profile, "warm")
+    sentiment = NEG if label == "negative" else Sentiment(label, {**NEG.probs, label: 0.9, "negative": 0.05})
+    return plan_reply(understand(review, sentiment), parse_policy(policy), profile, "warm")
 
 
 def test_a_hotel_guest_gets_no_goods_remedy_or_refusal() -> None:
@@ -223,3 +228,17 @@ def test_a_thank_you_offers_no_remedy_for_a_vague_gripe_unless_asked_or_somethin
     assert small.remedy is not None and small.remedy.kind == "exchange"
     # the same gripe in a complaint is put right
     assert _plan(_u("negative", FADES)).remedy is not None
+
+
+def test_a_cause_the_policy_is_silent_on_does_not_hide_one_it_covers() -> None:
+    # a missing fruit (no clause) and bad fruit (坏果 补发或退款) in one review: the bad fruit is
+    # put right, and the mixed review is not thanked
+    review = "买了六箱，有一箱少了一个，有一箱坏了3个，有点失望！不过快递小哥服务很好"
+    plan = _planned(
+        review,
+        "水果",
+        "生鲜不支持无理由退货；坏果请在签收后24小时内拍照联系客服，核实后补发或退款。",
+        "neutral",
+    )
+    assert plan.remedy is not None and plan.remedy.kind in ("resend", "refund")
+    assert not plan.thanks
