@@ -229,7 +229,10 @@ _COMPLAINTS: tuple[_Rule, ...] = (
         "quality",
         stay=("设施损坏", "the broken facilities"),
     ),
-    _rule(r"划痕|划伤|刮花|磨损", "appearance", -1, "外观有划痕", "the scratches", "quality"),
+    # goods only, as its tag: a hotel guest's "两台车被划伤" is about their car
+    _rule(
+        r"划痕|划伤|刮花|磨损", "appearance", -1, "外观有划痕", "the scratches", "quality", ("goods", "food")
+    ),
     _rule(r"掉漆|脱漆|掉皮|掉色|褪色", "quality", -1, "掉漆掉色", "the peeling or fading", "quality"),
     _rule(
         r"色差|颜色" + _CLAUSE + r"{0,6}(?:不一样|不一致|不对|差别|差很多)",
@@ -674,8 +677,8 @@ def tagged_issues(
             and not (praised and i.polarity < 0 and t.polarity != -1)
         ]
         hits += found
-        if t.tag is None or not fits(t.tag.key, kind):
-            continue
+        if t.tag is None or domain not in t.tag.domains or not fits(t.tag.key, kind):
+            continue  # "外观有划痕" is about goods: a hotel guest's scratched car is not named so
         if praised and t.tag.polarity < 0 and t.tag_p < PRAISED_TAG:
             continue
         if not any(i.polarity == t.tag.polarity for i in found):

@@ -297,3 +297,13 @@ def test_the_classifier_gives_each_aspect_the_sign_its_clauses_give_it(
     assert clf.classify(["我是周五买的"])[0].aspect_polarity == ()
     plain = load_classifier(cfg.model_copy(update={"tagger": "none"}))
     assert plain.classify(["物流很快，但质量一般"])[0].aspect_polarity == ()
+
+
+def test_a_tag_for_another_kind_of_shop_is_never_named() -> None:
+    # a hotel guest whose car was scratched in the car park: "外观有划痕" is a goods complaint
+    review = "停车场一晚上有两台车被划伤"
+    scratched = [ClauseTag(-1, 0.9, BY_KEY["scratches"], 0.8)]
+    assert "stay" not in BY_KEY["scratches"].domains
+    assert tagged_issues(review, "stay", split_clauses(review), scratched) == []
+    goods = tagged_issues(review, "goods", split_clauses(review), scratched)
+    assert [i.zh for i in goods] == ["外观有划痕"]
