@@ -105,7 +105,7 @@ class Classifier:
         if self.tagger is None or not todo:
             return results
         clauses = [[texts[i][a:b] for a, b in split_clauses(texts[i])] for i in todo]
-        tags = self.tagger.tag_many(clauses, "goods", [results[i].label for i in todo])
+        tags = self.tagger.tag_many(clauses, "goods", [results[i].lean for i in todo])
         out = list(results)
         for i, review, review_tags in zip(todo, clauses, tags, strict=True):
             s = results[i]

@@ -97,6 +97,8 @@ class Tagger:
         return tag, pol
 
     def tag(self, clauses: Sequence[str], domain: Domain, label: str) -> list[ClauseTag]:
+        """One review's clauses read in its shop's domain; `label` is the review's lean, positive or
+        negative (Sentiment.lean): the tagger was trained on reviews labelled one or the other."""
         return self.tag_many([clauses], domain, [label])[0]
 
     def tag_many(

@@ -49,6 +49,13 @@ class Sentiment:
     def confidence(self) -> float:
         return self.probs[self.label]
 
+    @property
+    def lean(self) -> Label:
+        """The side the review leans to, positive or negative (a neutral review too): what the
+        clause tagger reads clauses against (it was trained on reviews labelled one or the other)."""
+        positive, negative = self.probs.get("positive", 0.0), self.probs.get("negative", 0.0)
+        return "positive" if positive >= negative else "negative"
+
     def aspect_signs(self) -> dict[str, int]:
         """Each aspect's sign: its own polarity where the clause tagger gave one, else the
         review's label (a complaint in a negative review, praise in a positive one)."""

@@ -43,7 +43,7 @@ from nlp.grounding import DigitVocab, NumberGrounding, numbers_in
 from nlp.issues import domain_of
 from nlp.judge import judge_reply, passes
 from nlp.loading import LoadedModel
-from nlp.plan import ReplyPlan, plan_reply
+from nlp.plan import ReplyPlan, plan_reply, reply_sentiment
 from nlp.policy import ParsedPolicy, parse_policy
 from nlp.tagger import Tagger
 from nlp.types import Draft, DraftKind, Finding, Length, Platform, ProductFacts, Sentiment, ShopProfile, Tone
@@ -272,12 +272,12 @@ class Writer:
     def _plan(self, req: ReplyRequest) -> _Planned:
         if not req.review.strip():
             raise InputError("评价内容为空 / the review is empty")
-        u = req.understanding or understand(req.review, req.sentiment)
+        u = req.understanding or understand(req.review, reply_sentiment(req.sentiment))
         policy = _parsed_policy(req.profile.policy)
         tags = None
         if self.tagger is not None:
             domain = domain_of(req.profile.category)
-            tags = self.tagger.tag([c.text for c in u.clauses], domain, req.sentiment.label)
+            tags = self.tagger.tag([c.text for c in u.clauses], domain, req.sentiment.lean)
         tone = req.tone or req.profile.tone
         return _Planned(u, policy, plan_reply(u, policy, req.profile, tone, tags))
 

@@ -242,3 +242,22 @@ def test_a_cause_the_policy_is_silent_on_does_not_hide_one_it_covers() -> None:
     )
     assert plan.remedy is not None and plan.remedy.kind in ("resend", "refund")
     assert not plan.thanks
+
+
+def _s(neg: float, neu: float, pos: float) -> Sentiment:
+    probs: dict[Label, float] = {"negative": neg, "neutral": neu, "positive": pos}
+    return Sentiment(max(probs, key=lambda k: probs[k]), probs)
+
+
+def test_a_reply_answers_a_leaning_neutral_review_by_its_lean() -> None:
+    from nlp.plan import reply_sentiment
+
+    leaning = _s(0.05, 0.69, 0.26)  # "not a successful picture book ... but what a story"
+    assert leaning.label == "neutral" and leaning.lean == "positive"
+    assert reply_sentiment(leaning).label == "positive"
+    assert reply_sentiment(leaning).probs == leaning.probs
+    assert reply_sentiment(_s(0.32, 0.62, 0.06)).label == "negative"
+    lukewarm = _s(0.12, 0.71, 0.17)  # "一般", no side taken
+    assert reply_sentiment(lukewarm).label == "neutral"
+    for s in (_s(0.7, 0.2, 0.1), _s(0.1, 0.2, 0.7)):
+        assert reply_sentiment(s) is s

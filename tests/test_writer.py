@@ -15,6 +15,7 @@ from nlp.errors import Cancelled, InputError
 from nlp.loading import load_model
 from nlp.plan import plan_reply
 from nlp.policy import parse_policy
+from nlp.tagger import ClauseTag
 from nlp.types import Draft, Finding, ProductFacts, Sentiment, ShopProfile
 from nlp.understand import Point, Understanding, understand
 from nlp.writer import (
@@ -265,3 +266,21 @@ def test_eval_reports_composer_share_and_single_sample_and_final_pass_rates() ->
     assert "over 4 replies" in line and "composer shown 2 (50.0%)" in line
     assert "single-sample model pass rate (judge) 25.0%" in line and "final pass rate (judge) 100.0%" in line
     assert pipeline_lines([DraftCheck("reply", {}, "x")]) == []  # drafts from before the pipeline
+
+
+def test_the_writer_plans_a_leaning_neutral_review_by_its_lean(tiny_gemma_dir: Path) -> None:
+    # the clause tagger learnt on reviews labelled positive or negative, and a reply must thank or
+    # apologise: a neutral review that leans negative is read, and answered, as one
+    labels: list[str] = []
+
+    class Recording:
+        def tag(self, clauses: list[str], domain: str, label: str) -> list[ClauseTag]:
+            labels.append(label)
+            return [ClauseTag(-1, 0.9, None, 0.0) for _ in clauses]
+
+    w = _writer(tiny_gemma_dir)
+    w.tagger = Recording()  # type: ignore[assignment]
+    leaning = Sentiment("neutral", {"negative": 0.32, "neutral": 0.62, "positive": 0.06})
+    (draft,) = w.reply(ReplyRequest("设施一般，服务一般，卫生一般", leaning, ShopProfile(category="酒店")))
+    assert labels == ["negative"]
+    assert not draft.text.startswith(("谢谢", "感谢"))
