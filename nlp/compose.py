@@ -335,9 +335,15 @@ def _pick(rng: random.Random, bank: Bank, tone: Tone) -> str:
     return rng.choice(bank[tone])
 
 
+def _apologises(plan: ReplyPlan) -> bool:
+    """A reply apologises for a named complaint, or for any complaint of a review not read as
+    neutral (an off-topic or lukewarm post with nothing recognisably wrong gets no apology)."""
+    return not plan.thanks and bool(_named(plan, -1) or (plan.complaints and plan.label != "neutral"))
+
+
 def _opening(plan: ReplyPlan, rng: random.Random) -> str:
     zh = plan.language == "zh"
-    if (plan.complaints or _named(plan, -1)) and not plan.thanks:
+    if _apologises(plan):
         return _pick(rng, _ZH_SORRY if zh else _EN_SORRY, plan.tone)
     if plan.thanks and plan.label == "positive":
         return _pick(rng, _ZH_THANKS if zh else _EN_THANKS, plan.tone)
@@ -348,7 +354,7 @@ def _opening(plan: ReplyPlan, rng: random.Random) -> str:
 
 def _closing_bank(plan: ReplyPlan, zh: bool) -> Bank:
     stay = zh and plan.domain == "stay"
-    if plan.label == "negative" or ((plan.complaints or _named(plan, -1)) and not plan.thanks):
+    if plan.label == "negative" or _apologises(plan):
         return _ZH_CLOSE_STAY_SORRY if stay else _ZH_CLOSE_SORRY if zh else _EN_CLOSE_SORRY
     if plan.thanks and plan.label == "positive":
         return _ZH_CLOSE_STAY_THANKS if stay else _ZH_CLOSE_THANKS if zh else _EN_CLOSE_THANKS

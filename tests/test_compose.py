@@ -350,3 +350,13 @@ def test_two_small_complaints_of_a_good_review_are_not_called_one_point() -> Non
     texts = {_reply(u, seed=seed)[0] for seed in range(30)}
     minor = [t for t in texts if "我们会尽快改进" in t]
     assert minor and all("这几点" in t and "这一点" not in t for t in minor), minor
+
+
+def test_a_neutral_post_with_nothing_recognisably_wrong_gets_no_apology() -> None:
+    vague = _u("neutral", (Point(None, -1, "大家娱乐娱乐就好了"),))
+    assert not any(
+        _reply(vague, seed=s)[0].startswith(("抱歉", "亲，给您添麻烦", "亲，真的很抱歉")) for s in range(10)
+    )
+    named = _u("neutral", (Point("taste", -1, "味道太咸"),))
+    texts = [_reply(named, seed=s)[0] for s in range(10)]
+    assert all("抱歉" in t or "添麻烦" in t for t in texts), texts
