@@ -142,7 +142,7 @@ def _bot(settings: Settings, webhook: bool) -> int:
 def _analyze(settings: Settings, path: Path, output: Path, report: Path | None, lang: Language) -> int:
     from tqdm import tqdm
 
-    from bot.render import to_markdown, upload_report
+    from bot.render import to_markdown, upload_digest, upload_report
     from bot.report import chart_png, labelled_csv
     from bot.tables import ParseError, read_table
     from nlp.errors import ModelLoadError
@@ -182,13 +182,12 @@ def _analyze(settings: Settings, path: Path, output: Path, report: Path | None, 
         + (f" ({skipped} empty reviews left unlabelled)" if skipped else "")
     )
     if report is not None:
-        from nlp.digest import digest
-
         chart = report.with_suffix(".png")
-        body = to_markdown(upload_report(lang, path.name, texts, results))
+        summary = upload_digest(texts, results)
+        body = to_markdown(upload_report(lang, path.name, texts, results, summary))
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(f"{body}\n\n![chart]({chart.name})\n", encoding="utf-8")
-        chart.write_bytes(chart_png(digest([(t, s) for t, s in zip(texts, results, strict=True) if s]), lang))
+        chart.write_bytes(chart_png(summary, lang))
         print(f"wrote the report to {report} and its chart to {chart}")
     return 0
 

@@ -48,7 +48,7 @@ def aspects_text(lang: Language, aspects: Sequence[str], signs: dict[str, int] |
     """ "物流👍、质量👎" where each aspect's sign is known, "物流、质量" where it is not."""
     sep = "、" if lang == "zh" else ", "
     signs = signs or {}
-    named = (aspect_name(lang, a) + SIGN_MARK.get(signs.get(a, 2), "") for a in aspects)
+    named = (aspect_name(lang, a) + (SIGN_MARK[signs[a]] if a in signs else "") for a in aspects)
     return sep.join(named) or t(lang, "none")
 
 
@@ -148,14 +148,24 @@ def praise(lang: Language, summary: ReviewDigest, top: int = 4) -> list[HTML]:
     return [t(lang, "st.praise", aspects=named)]
 
 
+def upload_digest(texts: Sequence[str], results: Sequence[Sentiment | None]) -> ReviewDigest:
+    """The digest of an upload's classified reviews (empty ones have no result), for its report
+    and its chart."""
+    return digest([(text, s) for text, s in zip(texts, results, strict=True) if s is not None])
+
+
 def upload_report(
-    lang: Language, name: str, texts: Sequence[str], results: Sequence[Sentiment | None]
+    lang: Language,
+    name: str,
+    texts: Sequence[str],
+    results: Sequence[Sentiment | None],
+    summary: ReviewDigest,
 ) -> HTML:
-    """Counts, top complaint aspects with quotes, and the most negative reviews."""
+    """Counts, the aspects complained about (with quotes) and praised, and the most negative
+    reviews; `summary` is `upload_digest(texts, results)`."""
     rows = [(i, text, s) for i, (text, s) in enumerate(zip(texts, results, strict=True)) if s is not None]
     if not rows:
         return t(lang, "file.no_reviews")
-    summary = digest([(text, s) for _, text, s in rows])
     lines = [t(lang, "file.title", name=name, total=len(rows))]
     if len(rows) < len(texts):
         lines.append(t(lang, "file.empty_rows", n=len(texts) - len(rows)))

@@ -10,17 +10,19 @@ the judge (nlp/judge.py) holds every candidate to it. Rules only, synchronous an
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import torch
+
 from nlp.issues import Issue, domain_of, issues, tagged_issues
+from nlp.lexical import Combiner
 from nlp.policy import ParsedPolicy, Remedy, RemedyKind, Trigger
 from nlp.prompts import quote
 from nlp.tagger import ClauseTag
 from nlp.tags import Domain, goods_kind
-from nlp.types import ASPECTS, Label, Language, Sentiment, ShopProfile, Tone
+from nlp.types import ASPECTS, LABELS, Label, Language, Sentiment, ShopProfile, Tone
 from nlp.understand import Ask, Point, Understanding
 
 MAX_ACKNOWLEDGED = 3
@@ -271,19 +273,16 @@ REPLY_NEUTRAL_MARGIN = 1.0  # how much more polar evidence counts against "neutr
 
 def reply_sentiment(s: Sentiment) -> Sentiment:
     """The sentiment a reply is planned from. A reply must thank or apologise, so a review the
-    classifier calls neutral is answered by its lean unless its polar evidence is weak: the
-    neutral odds are lowered by exp(-REPLY_NEUTRAL_MARGIN x |log(p_positive / p_negative)|).
+    classifier calls neutral is answered by its lean unless its polar evidence is weak: its
+    probabilities go once more through the classifier's own neutral adjustment (`Combiner`),
+    the neutral odds lowered by exp(-REPLY_NEUTRAL_MARGIN x |log(p_positive / p_negative)|).
     (Raters read replies to reviews the three-label classifier called neutral as the worst: 8 of
     9 failed, mostly a lukewarm-but-leaning review answered in the wrong key.)"""
     if s.label != "neutral":
         return s
-    eps = 1e-6
-    pos, neg, neu = s.probs["positive"] + eps, s.probs["negative"] + eps, min(s.probs["neutral"], 1 - eps)
-    z = math.log(pos / neg)
-    odds = neu / (1 - neu) * math.exp(-REPLY_NEUTRAL_MARGIN * abs(z))
-    p_neutral = odds / (1 + odds)
-    lean = (1 - p_neutral) / (1 + math.exp(-abs(z)))
-    return s if p_neutral >= lean else replace(s, label=s.lean)
+    probs = torch.tensor([[s.probs[label] for label in LABELS]])
+    strict = Combiner(neutral_margin=REPLY_NEUTRAL_MARGIN).combine(probs, torch.zeros(1))[0]
+    return s if strict[LABELS.index("neutral")] >= strict.max() else replace(s, label=s.lean)
 
 
 def complaint_trigger(complaints: tuple[Point, ...]) -> Trigger | None:

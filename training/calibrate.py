@@ -27,6 +27,7 @@ import torch
 from nlp.calibration import FILE, Calibration, expected_calibration_error, fit
 from nlp.types import LABELS, Label
 from training.data import DataError, Example, read_label_refs, read_labelled
+from training.train_lexical import AdapterError, head_classifier, require_adapter
 
 
 def nll(probs: torch.Tensor, gold: Sequence[Label]) -> float:
@@ -44,9 +45,6 @@ def measures(probs: torch.Tensor, gold: Sequence[Label]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from nlp.config import NLPConfig
-    from nlp.errors import ModelLoadError
-    from nlp.models import load_classifier
     from training.train_classifier import split_refs
 
     ap = argparse.ArgumentParser(
@@ -83,23 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     if not three and not binary:
         print("nothing to calibrate on: give --refs and/or --dev", file=sys.stderr)
         return 2
-    if not (args.adapter / "adapter_config.json").is_file():
-        print(
-            f"{args.adapter} is not a classifier adapter (train one with `xiaoer train classifier`)",
-            file=sys.stderr,
-        )
-        return 2
-    cfg = NLPConfig(tagger="none")
-    cfg.classifier.model = args.model
-    cfg.classifier.adapter = str(args.adapter)
     try:
-        classifier = load_classifier(cfg)
-    except ModelLoadError as exc:
-        print(f"cannot load the classifier: {exc}", file=sys.stderr)
-        return 1
-    if classifier.mode != "head":
-        print(f"{args.adapter} has no classification head", file=sys.stderr)
-        return 2
+        require_adapter(args.adapter)
+        classifier = head_classifier(args.adapter, args.model)
+    except AdapterError as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
     start = time.perf_counter()
     scored = {
         name: (classifier.raw_probabilities([e.text for e in rows]), [e.label for e in rows])

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from nlp.classifier import Classifier
 from nlp.lexical import (
     META,
     WEIGHTS,
@@ -124,10 +125,43 @@ def choose_neutral_shift(
     return best[1], table
 
 
-def main(argv: list[str] | None = None) -> int:
+class AdapterError(Exception):
+    """A classifier adapter that cannot be worked on; `code` is the command's exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def require_adapter(adapter: Path) -> None:
+    """Refuse a directory that holds no trained classifier adapter (before any long work)."""
+    if not (adapter / "adapter_config.json").is_file():
+        raise AdapterError(
+            f"{adapter} is not a classifier adapter (train one with `xiaoer train classifier`)", 2
+        )
+
+
+def head_classifier(adapter: Path, model: str) -> Classifier:
+    """The classifier with the head trained in `adapter` on encoder `model`, without the clause
+    tagger (what `train lexical` and `train calibrate` score dev with)."""
     from nlp.config import NLPConfig
     from nlp.errors import ModelLoadError
-    from nlp.models import ADAPTERS, load_classifier
+    from nlp.models import load_classifier
+
+    cfg = NLPConfig(tagger="none")
+    cfg.classifier.model = model
+    cfg.classifier.adapter = str(adapter)
+    try:
+        classifier = load_classifier(cfg)
+    except ModelLoadError as exc:
+        raise AdapterError(f"cannot load the classifier: {exc}", 1) from exc
+    if classifier.mode != "head":
+        raise AdapterError(f"{adapter} has no classification head", 2)
+    return classifier
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nlp.models import ADAPTERS
     from training.data import read_label_refs
     from training.train_classifier import split_refs
 
@@ -184,27 +218,20 @@ def main(argv: list[str] | None = None) -> int:
     if len({e.label for e in train}) < 2 or not polar(dev):
         print("need positive and negative training rows and some polar dev rows", file=sys.stderr)
         return 2
-    if not (args.adapter / "adapter_config.json").is_file():
-        print(
-            f"{args.adapter} is not a classifier adapter (train one with `xiaoer train classifier`)",
-            file=sys.stderr,
-        )
-        return 2
+    try:
+        require_adapter(args.adapter)
+    except AdapterError as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
     for stale in (META, WEIGHTS):  # the encoder alone must score dev, not an old combination
         (args.adapter / stale).unlink(missing_ok=True)
 
     lexical, by_l2 = fit_lexical(train, polar(dev), args.l2, Featurizer(buckets=args.buckets))
-    cfg = NLPConfig()
-    cfg.classifier.model = args.model
-    cfg.classifier.adapter = str(args.adapter)
     try:
-        classifier = load_classifier(cfg)
-    except ModelLoadError as exc:
-        print(f"cannot load the classifier: {exc}", file=sys.stderr)
-        return 1
-    if classifier.mode != "head":
-        print(f"{args.adapter} has no classification head", file=sys.stderr)
-        return 2
+        classifier = head_classifier(args.adapter, args.model)
+    except AdapterError as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
     start = time.perf_counter()
     sets = {}
     for name, rows in (("binary", dev), ("three", dev3)):

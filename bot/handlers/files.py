@@ -31,7 +31,6 @@ from bot.runtime import Context
 from bot.services import FileUpload
 from bot.settings import LimitsConfig
 from bot.tables import ParseError, Table, read_table
-from nlp.digest import digest
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # what api.telegram.org lets bots download
@@ -83,11 +82,11 @@ async def on_document(update: Update, context: Context) -> None:
         raise_if_unexpected(exc)  # expected ones end here: the message says it all
         return
     results, before = triage.results, triage.stored_before
-    body = render.upload_report(lang, name, texts, results)
+    summary = render.upload_digest(texts, results)
+    body = render.upload_report(lang, name, texts, results, summary)
     if before is not None:  # a retry: say so, the reviews were not stored again
         body = HTML(f"{t(lang, 'upload.repeat', when=f'{before:%Y-%m-%d %H:%M} UTC')}\n{body}")
     await edit(context.bot, chat, status.message_id, body)
-    summary = digest([(text, s) for text, s in zip(texts, results, strict=True) if s is not None])
     chart = await asyncio.to_thread(chart_png, summary, lang)
     await context.bot.send_photo(chat, chart, caption=t(lang, "file.chart"))
     await context.bot.send_document(
