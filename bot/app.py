@@ -88,6 +88,8 @@ def build_application(settings: Settings, engine_factory: EngineFactory = defaul
     protect(tg.token.get_secret_value())  # PTB and httpx log URLs, and URLs hold the token
     if tg.webhook_secret is not None:
         protect(tg.webhook_secret.get_secret_value(), MASK_SECRET)  # PTB logs setWebhook's params
+    if settings.nlp.writer.api_key is not None:  # sent as a header to the writer's server
+        protect(settings.nlp.writer.api_key.get_secret_value(), MASK_SECRET)
     log_contents(settings.log_contents)  # PTB logs updates and request bodies at DEBUG
 
     async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

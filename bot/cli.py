@@ -5,6 +5,7 @@ xiaoer run                        the Telegram bot, long polling (XIAOER_TELEGRA
 xiaoer webhook                    the Telegram bot behind XIAOER_TELEGRAM__WEBHOOK_URL
 xiaoer analyze FILE -o OUT.csv [--report R.md]   classify a CSV / XLSX / TXT of reviews (and report)
 xiaoer models verify|prefetch     build the bundled models now and report sizes and timings
+xiaoer serve-writer [--port 8765] the bundled writer on llama.cpp's OpenAI-compatible server (fast on CPU)
 xiaoer train classifier|lexical|calibrate|tagger|writer ...   fine-tune on your data (--help of each)
 xiaoer eval classifier|aspects|writer ...    scores, TF-IDF side by side, aspect polarity, the writer's checks
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -49,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     an.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the report (default zh)")
     mo = sub.add_parser("models", help="bundled model files")
     mo.add_argument("action", choices=["verify", "prefetch"])
+    sw = sub.add_parser(
+        "serve-writer", help="serve the bundled writer with llama.cpp (pip install 'xiaoer[serve]')"
+    )
+    sw.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    sw.add_argument("--port", type=int, default=8765)
+    sw.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads (default: all)")
+    sw.add_argument(
+        "--adapter", default="bundled", help="a writer adapter directory with adapter.gguf, or 'none'"
+    )
     tr = sub.add_parser(
         "train",
         help="fine-tune the classifier, its lexical model or calibration, the clause tagger, or the writer",
@@ -76,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return _bot(settings, webhook=args.command == "webhook")
     if args.command == "analyze":
         return _analyze(settings, args.file, args.output, args.report, args.lang)
+    if args.command == "serve-writer":
+        return _serve_writer(settings, args.host, args.port, args.threads, args.adapter)
     if args.command == "eval":
         from training.evaluate import main as evaluate
 
@@ -192,10 +205,49 @@ def _analyze(settings: Settings, path: Path, output: Path, report: Path | None, 
     return 0
 
 
+def _serve_writer(settings: Settings, host: str, port: int, threads: int, adapter: str) -> int:
+    """Replace this process with llama.cpp's server on the bundled GGUF and the writer's adapter."""
+    import importlib.util
+
+    from nlp.errors import ModelLoadError
+    from nlp.models import ADAPTERS
+    from nlp.serving import ServerPlan, adapter_gguf, served_gguf
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        print(
+            "serve-writer needs llama-cpp-python's server: pip install 'xiaoer[serve]' "
+            "(it compiles llama.cpp, ~17 minutes on 2 cores; README, 'A faster writer')",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        model = served_gguf(settings.nlp.cache_dir)
+        directory = ADAPTERS / "writer" if adapter == "bundled" else Path(adapter).expanduser()
+        lora = None if adapter.strip().lower() == "none" else adapter_gguf(directory)
+    except ModelLoadError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    plan = ServerPlan(model=model, lora=lora, host=host, port=port, threads=max(1, threads))
+    env = dict(os.environ)
+    key = settings.nlp.writer.api_key
+    if key is not None:  # the server reads API_KEY; on the command line it would show in `ps`
+        env["API_KEY"] = key.get_secret_value()
+    print(
+        f"serving {model.name} + {lora.name if lora else 'no adapter'} as "
+        f"{plan.alias!r} at {plan.base_url}\n"
+        f"point the bot at it: XIAOER_NLP__WRITER__BACKEND=openai "
+        f"XIAOER_NLP__WRITER__BASE_URL={plan.base_url}"
+        + ("" if lora else " XIAOER_NLP__WRITER__ADAPTER=none"),
+        flush=True,
+    )
+    os.execve(plan.argv()[0], plan.argv(), env)
+
+
 def _models(settings: Settings, action: str) -> int:
     from nlp.bundled import perplexity, prepare_e5, prepare_gemma
-    from nlp.errors import ModelLoadError
+    from nlp.errors import ModelLoadError, ModelUnavailable
     from nlp.models import load_classifier, load_writer
+    from nlp.remote import RemoteModel
 
     cache = settings.nlp.cache_dir
     try:
@@ -208,11 +260,18 @@ def _models(settings: Settings, action: str) -> int:
         if action == "prefetch":
             return 0
         writer = load_writer(settings.nlp)
-        ppl = perplexity(writer.loaded.model, writer.loaded.tokenizer)
-        print(
-            f"writer     loaded in {writer.loaded.seconds:.1f} s, dtype {writer.loaded.dtype}, "
-            f"perplexity of the check sentence {ppl:.1f} (healthy < 200)"
-        )
+        if isinstance(writer.loaded, RemoteModel):
+            served = writer.loaded.models()  # raises ModelUnavailable when the server cannot be used
+            ppl = 0.0 if writer.loaded.model_id in served else float("inf")
+            print(f"writer     served at {settings.nlp.writer.base_url}: {', '.join(served) or '-'}")
+            if ppl:
+                print(f"the server does not serve {writer.loaded.model_id!r} (XIAOER_NLP__WRITER__MODEL)")
+        else:
+            ppl = perplexity(writer.loaded.model, writer.loaded.tokenizer)
+            print(
+                f"writer     loaded in {writer.loaded.seconds:.1f} s, dtype {writer.loaded.dtype}, "
+                f"perplexity of the check sentence {ppl:.1f} (healthy < 200)"
+            )
         classifier = load_classifier(settings.nlp)
         probe = classifier.classify(["质量很好，物流很快，非常满意", "太差了，用了一天就坏了，退货"])
         print(
@@ -220,7 +279,7 @@ def _models(settings: Settings, action: str) -> int:
             f"probe: {[s.label for s in probe]} (expect ['positive', 'negative'])"
         )
         ok = ppl < 200 and [s.label for s in probe] == ["positive", "negative"]
-    except ModelLoadError as exc:
+    except (ModelLoadError, ModelUnavailable) as exc:
         print(f"model check failed: {exc}", file=sys.stderr)
         return 1
     print("OK" if ok else "FAILED: the models load but answer wrongly")

@@ -493,6 +493,26 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "too_long": ("内容太长（上限 {limit} 字）。", "Too long (the limit is {limit} characters)."),
     "err.busy": ("⏳ 模型正忙，请稍后再试。", "⏳ The model is busy; try again shortly."),
+    # the served writer (XIAOER_NLP__WRITER__BACKEND=openai); review analysis does not need it
+    "err.writer_down": (
+        "🔌 写作模型的服务器暂时连不上，请稍后再试（评价分析不受影响）。",
+        "🔌 The writing model's server cannot be reached right now; try again later "
+        "(review analysis still works).",
+    ),
+    "err.writer_timeout": (
+        "⌛ 写作模型的服务器迟迟没有回应，请稍后再试（评价分析不受影响）。",
+        "⌛ The writing model's server is not answering in time; try again later "
+        "(review analysis still works).",
+    ),
+    "err.writer_setup": (
+        "🔧 写作模型的服务器拒绝了请求（API 密钥或模型名不对），请店主检查 XIAOER_NLP__WRITER__ 设置。",
+        "🔧 The writing model's server refused the request (wrong API key or model name); the "
+        "operator should check the XIAOER_NLP__WRITER__ settings.",
+    ),
+    "err.writer_refused": (
+        "⚠️ 写作模型的服务器拒绝了这次请求（内容可能太长），请缩短后再试。",
+        "⚠️ The writing model's server refused this request (probably too long); shorten it and retry.",
+    ),
     "err.timeout": (
         "⌛ 处理超时，请缩短内容或稍后再试。",
         "⌛ That took too long; shorten it or try again later.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 
@@ -63,6 +63,31 @@ class WriterConfig(ModelConfig):
     # reviews, the bundled 270M model's single samples were rarely postable (see README, "Replies");
     # a bigger hub or served model is worth turning this on for.
     reply_candidates: int = Field(0, ge=0, le=8)
+
+    # Where the writer runs. "local": in this process (transformers, placed by accelerate).
+    # "openai": on an OpenAI-compatible server (vLLM, llama.cpp's server via `xiaoer serve-writer`);
+    # `model` then names the served model ("bundled" asks for SERVED_WRITER, the name
+    # `xiaoer serve-writer` serves the bundled model and its adapter under) and `adapter` "none"
+    # says the served model is a plain base model that needs the few-shot prompt.
+    backend: Literal["local", "openai"] = "local"
+    base_url: str = "http://127.0.0.1:8765/v1"
+    api_key: SecretStr | None = None
+    api: Literal["completions", "chat"] = "completions"  # chat: a served instruct model
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(60.0, gt=0)  # the longest wait for the next streamed piece
+    retries: int = Field(2, ge=0, le=10)  # after a refused connection, a timeout, a 429 or a 5xx
+    # After this many requests in a row failed (retries included), fail at once for the cooldown,
+    # then let one request try again: a down server costs the merchant seconds, not minutes.
+    breaker_failures: int = Field(3, ge=1)
+    breaker_cooldown_s: float = Field(30.0, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https:// (e.g. http://127.0.0.1:8765/v1)")
+        return v
 
 
 class EngineConfig(BaseModel):

@@ -20,6 +20,7 @@ from nlp.config import NLPConfig
 from nlp.errors import ModelLoadError
 from nlp.lexical import LexicalModel
 from nlp.loading import load_model, parse_source, resolve_adapter
+from nlp.remote import RemoteModel
 from nlp.tagger import Tagger
 from nlp.writer import Writer
 
@@ -66,6 +67,8 @@ def _head_config(adapter: Path | None) -> PretrainedConfig | None:
 
 def load_writer(cfg: NLPConfig) -> Writer:
     w = cfg.writer
+    if w.backend == "openai":  # nothing to load: the server holds the model (nlp/remote.py)
+        return Writer(RemoteModel(w), w, load_tagger(cfg.tagger))
     default_adapter = ADAPTERS / "writer" if w.model == "bundled" else None
     loaded = load_model(
         w, AutoModelForCausalLM, bundled_dir=lambda: gemma_dir(cfg.cache_dir), default_adapter=default_adapter

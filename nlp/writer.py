@@ -11,12 +11,20 @@ With `reply_candidates` > 0 the model samples that many candidates too and the j
 is shown. Each reply draft records `params["path"]` ("model" or "composer") and
 `params["first_ok"]` (whether the first sampled candidate alone would have passed; None when the
 model was not asked).
+
+The model is either loaded here (`LoadedModel`, decoded with transformers) or served
+(`RemoteModel`, an OpenAI-compatible server, nlp/remote.py): the same prompts, checks, judge and
+best-of-k apply to both. Number grounding steers the local decoder token by token; a served
+model's numbers are checked after writing (the checks flag any the sources do not hold). When a
+served model cannot be reached, replies fall back to the composer and copy raises
+`ModelUnavailable`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import queue
 import threading
 import time
 import zlib
@@ -25,26 +33,21 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
-from transformers import (
-    LogitsProcessorList,
-    StoppingCriteria,
-    StoppingCriteriaList,
-    TextIteratorStreamer,
-    TextStreamer,
-)
+from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextStreamer
 
 from nlp import prompts
 from nlp.checks import addresses_aspects, check_copy, check_reply, detect_language, lint_ad_claims
 from nlp.compose import compose, sign_off
 from nlp.config import WriterConfig
 from nlp.digest import ReviewDigest
-from nlp.errors import Cancelled, InputError
+from nlp.errors import Cancelled, InputError, ModelUnavailable
 from nlp.grounding import DigitVocab, NumberGrounding, numbers_in
 from nlp.issues import domain_of
 from nlp.judge import judge_reply, passes
 from nlp.loading import LoadedModel
 from nlp.plan import ReplyPlan, plan_reply, reply_sentiment
 from nlp.policy import ParsedPolicy, parse_policy
+from nlp.remote import RemoteModel
 from nlp.tagger import Tagger
 from nlp.types import Draft, DraftKind, Finding, Length, Platform, ProductFacts, Sentiment, ShopProfile, Tone
 from nlp.understand import Understanding, understand
@@ -111,10 +114,18 @@ def _parsed_policy(text: str) -> ParsedPolicy:
 
 
 class Writer:
-    def __init__(self, loaded: LoadedModel, cfg: WriterConfig, tagger: Tagger | None = None) -> None:
+    def __init__(
+        self, loaded: LoadedModel | RemoteModel, cfg: WriterConfig, tagger: Tagger | None = None
+    ) -> None:
         self.loaded = loaded
         self.cfg = cfg
         self.tagger = tagger  # None: a review's issues come from the lexicon alone
+        if isinstance(loaded, RemoteModel):
+            self.chat = loaded.chat
+            self.shots = not loaded.adapter_id
+            self.stop_ids: list[int] = []
+            self.digits: DigitVocab | None = None
+            return
         tok = loaded.tokenizer
         self.chat = getattr(tok, "chat_template", None) is not None
         # A base model with a trained adapter learnt the bare prompt; without one it needs examples.
@@ -153,23 +164,21 @@ class Writer:
 
     def stream(self, req: Request) -> Iterator[str]:
         """Yield text pieces of the first draft as they are generated (a reply: once, when chosen)."""
-        if isinstance(req, ReplyRequest):
-            yield self._run(req, None)[0].text
-            return
-        tok = self.loaded.tokenizer
-        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)  # type: ignore[arg-type]
+        pieces: queue.Queue[str | None] = queue.Queue()
         error: list[BaseException] = []
 
         def work() -> None:
             try:
-                self._run(req, None, streamer=streamer)
+                self._run(req, pieces.put)
             except BaseException as exc:  # surfaced in the consuming thread below
                 error.append(exc)
-                streamer.end()  # type: ignore[no-untyped-call]
+            finally:
+                pieces.put(None)
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-        yield from _until_stop(streamer, self._stops(_kind(req)))
+        while (piece := pieces.get()) is not None:
+            yield piece
         thread.join()
         if error:
             raise error[0]
@@ -177,24 +186,18 @@ class Writer:
     # -- internals --------------------------------------------------------------------------
 
     def _run(
-        self,
-        req: Request,
-        on_text: OnText | None,
-        streamer: Any = None,
-        cancel: threading.Event | None = None,
+        self, req: Request, on_text: OnText | None, cancel: threading.Event | None = None
     ) -> list[Draft]:
         if isinstance(req, ReplyRequest):
             return self._reply(req, on_text, cancel)
         prompt, n, kind, params = self._prompt(req)
         _check_variants(n)
         stops = self._stops(kind)
-        if on_text is not None and streamer is None:
-            streamer = _CallbackStreamer(self.loaded.tokenizer, on_text, stops)
         # Sample a few more drafts than asked for and keep the n the checks like best.
         sampled = max(n, self.cfg.candidates) if self.cfg.temperature > 0 else n
         start = time.perf_counter()
         texts, prompt_tokens, new_tokens = self._generate(
-            prompt, sampled, streamer, cancel, stops, _sources(req), stream_one=n == 1
+            prompt, sampled, on_text if n == 1 else None, cancel, stops, _sources(req)
         )
         seconds = time.perf_counter() - start
         drafts = [
@@ -226,9 +229,13 @@ class Writer:
         k = max(n, self.cfg.reply_candidates) if self.cfg.reply_candidates else 0
         if k:
             prompt = self._reply_prompt(req, planned, tone, lang)
-            texts, prompt_tokens, new_tokens = self._generate(
-                prompt, k, None, cancel, self._stops("reply"), _sources(req), stream_one=False
-            )
+            try:
+                texts, prompt_tokens, new_tokens = self._generate(
+                    prompt, k, None, cancel, self._stops("reply"), _sources(req)
+                )
+            except ModelUnavailable as exc:  # the composer is the floor: the merchant still gets a reply
+                log.warning("model candidates skipped, the composer writes this reply: %s", exc)
+                texts, prompt_tokens, new_tokens = [], 0, []
             seconds = time.perf_counter() - start
             sampled = [
                 self._draft(
@@ -323,8 +330,8 @@ class Writer:
             return check_copy(text, req.facts)
         return lint_ad_claims(text)
 
-    def _encode(self, prompt: Prompt) -> torch.Tensor:
-        tok: Any = self.loaded.tokenizer  # the union transformers declares is too loose to index
+    def _encode(self, loaded: LoadedModel, prompt: Prompt) -> torch.Tensor:
+        tok: Any = loaded.tokenizer  # the union transformers declares is too loose to index
         if isinstance(prompt, list):
             enc = tok.apply_chat_template(
                 prompt, add_generation_prompt=True, return_tensors="pt", return_dict=True
@@ -346,14 +353,20 @@ class Writer:
         self,
         prompt: Prompt,
         n: int,
-        streamer: Any,
+        on_text: OnText | None,
         cancel: threading.Event | None = None,
         stops: tuple[str, ...] = prompts.STOP_STRINGS,
         sources: tuple[str, ...] | None = None,
-        stream_one: bool = True,
     ) -> tuple[list[str], int, list[int]]:
-        tok = self.loaded.tokenizer
-        ids = self._encode(prompt).to(self.loaded.input_device)
+        """n texts for `prompt` (cut at `stops`), the prompt's tokens, and each text's new tokens.
+
+        `on_text` receives the first text as it is written, cut at the first stop.
+        """
+        if isinstance(self.loaded, RemoteModel):
+            return self._generate_remote(self.loaded, prompt, n, on_text, cancel, stops)
+        loaded = self.loaded
+        tok = loaded.tokenizer
+        ids = self._encode(loaded, prompt).to(loaded.input_device)
         sample = self.cfg.temperature > 0
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.cfg.max_new_tokens,
@@ -372,9 +385,10 @@ class Writer:
             kwargs["logits_processor"] = LogitsProcessorList([grounding])
         if cancel is not None:
             kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
-        if streamer is not None and stream_one:
-            kwargs["streamer"] = streamer if n == 1 else _FirstRow(streamer)
-        model: Any = self.loaded.model
+        if on_text is not None:
+            streamer = _CallbackStreamer(tok, on_text, stops)
+            kwargs["streamer"] = streamer if kwargs["num_return_sequences"] == 1 else _FirstRow(streamer)
+        model: Any = loaded.model
         with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
         if cancel is not None and cancel.is_set():
@@ -388,6 +402,36 @@ class Writer:
         if not sample:  # greedy gives one answer; repeat so callers always get n drafts
             texts, counts = texts * n, counts * n
         return texts, int(ids.shape[1]), counts
+
+    def _generate_remote(
+        self,
+        remote: RemoteModel,
+        prompt: Prompt,
+        n: int,
+        on_text: OnText | None,
+        cancel: threading.Event | None,
+        stops: tuple[str, ...],
+    ) -> tuple[list[str], int, list[int]]:
+        gate = _StopFilter(stops)
+
+        def on_piece(piece: str) -> None:
+            if on_text is not None and (out := gate.feed(piece)):
+                on_text(out)
+
+        done = remote.complete(
+            prompt,
+            n,
+            max_tokens=self.cfg.max_new_tokens,
+            temperature=self.cfg.temperature,
+            top_p=self.cfg.top_p,
+            repetition_penalty=self.cfg.repetition_penalty,
+            stops=stops,
+            on_piece=on_piece if on_text is not None else None,
+            cancel=cancel,
+        )
+        if on_text is not None and (rest := gate.flush()):
+            on_text(rest)
+        return [clean(t, stops) for t in done.texts], done.prompt_tokens, done.new_tokens
 
 
 def _demerits(req: Request, draft: Draft) -> tuple[bool, int, bool, int]:
@@ -513,17 +557,6 @@ class _StopFilter:
         out = self.seen[self.sent : end] if end > self.sent else ""
         self.sent = max(self.sent, end)
         return out
-
-
-def _until_stop(pieces: Iterator[str], stops: tuple[str, ...]) -> Iterator[str]:
-    gate = _StopFilter(stops)
-    for piece in pieces:
-        if out := gate.feed(piece):
-            yield out
-        if gate.done:
-            return
-    if rest := gate.flush():
-        yield rest
 
 
 class _CallbackStreamer(TextStreamer):

@@ -24,7 +24,7 @@ from nlp.writer import (
     StrategyRequest,
     Writer,
     _demerits,
-    _until_stop,
+    _StopFilter,
     clean,
     drop_repeated_lines,
     sign_off,
@@ -198,11 +198,18 @@ def test_reviews_cannot_forge_prompt_fields() -> None:
     assert "\n" not in prompts.quote(injected)
 
 
+def _gated(pieces: list[str], stops: tuple[str, ...]) -> list[str]:
+    gate = _StopFilter(stops)
+    out = [gate.feed(p) for p in pieces] + [gate.flush()]
+    return [o for o in out if o]
+
+
 def test_streaming_stops_at_a_marker_split_across_pieces() -> None:
-    pieces = iter(["谢谢您", "的支持！#", "##\n类目：", "服饰"])
-    assert "".join(_until_stop(pieces, prompts.STOP_STRINGS)) == "谢谢您的支持！"
+    pieces = ["谢谢您", "的支持！#", "##\n类目：", "服饰"]
+    assert "".join(_gated(pieces, prompts.STOP_STRINGS)) == "谢谢您的支持！"
     reply_stops = (*prompts.STOP_STRINGS, "\n")
-    assert list(_until_stop(iter(["好的", "！\n【感谢】"]), reply_stops)) == ["好的", "！"]
+    assert _gated(["好的", "！\n【感谢】"], reply_stops) == ["好的", "！"]
+    assert _gated(["没有", "标记的文字"], reply_stops) == ["没有", "标记的文字"]  # held-back tails flush
 
 
 def test_repeated_strategy_lines_are_dropped() -> None:

@@ -539,8 +539,13 @@ def _digest_of(summary: str) -> Any:
 
 
 def _heldout_loss(writer: Any, examples: Sequence[dict[str, Any]]) -> float | None:
-    """Mean masked response loss of the loaded writer on the held-out examples."""
+    """Mean masked response loss of the loaded writer on the held-out examples (None: served)."""
     import torch
+
+    from nlp.remote import RemoteModel
+
+    if isinstance(writer.loaded, RemoteModel):  # a server gives no per-token loss here
+        return None
 
     from training.train_writer import IGNORE, ResponseLoss, encode, render
 

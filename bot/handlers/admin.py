@@ -36,7 +36,7 @@ async def stats(update: Update, context: Context) -> None:
         "admin.stats",
         uptime=_duration(runtime.uptime_s),
         queue=engine.queue_depth,
-        writer=nlp.writer.model,
+        writer=nlp.writer.model + (f" @ {nlp.writer.base_url}" if nlp.writer.backend == "openai" else ""),
         classifier=nlp.classifier.model,
         engine=f"{e.generations} generations, {e.classified} classified in {e.batches} batches, "
         f"{e.timeouts} timeouts",

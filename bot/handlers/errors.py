@@ -28,12 +28,20 @@ from nlp.errors import (
     EngineTimeout,
     InputError,
     ModelLoadError,
+    ModelUnavailable,
     NLPError,
     WorkerCrashed,
 )
 from nlp.types import Language
 
 log = logging.getLogger(__name__)
+
+WRITER_REASONS = {  # ModelUnavailable.reason -> message ("down" and "open" read the same)
+    "timeout": "err.writer_timeout",
+    "auth": "err.writer_setup",
+    "model": "err.writer_setup",
+    "refused": "err.writer_refused",
+}
 
 
 class UserInformed(Exception):
@@ -66,6 +74,8 @@ def user_message(lang: Language, error: BaseException) -> HTML | None:
         return t(lang, "err.busy")
     if isinstance(error, EngineTimeout):
         return t(lang, "err.timeout")
+    if isinstance(error, ModelUnavailable):
+        return t(lang, WRITER_REASONS.get(error.reason, "err.writer_down"))
     if isinstance(error, WorkerCrashed):
         return t(lang, "err.crashed")
     if isinstance(error, NotFound):
